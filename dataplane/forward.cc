@@ -1,0 +1,414 @@
+#include "dataplane/forward.h"
+
+#include <cstring>
+
+#include <rte_byteorder.h>
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_ether.h>
+#include <rte_icmp.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+#include <rte_prefetch.h>
+#include <rte_ring.h>
+
+#include "dataplane/checksum.h"
+#include "dataplane/icmp.h"
+
+namespace gw::dp {
+namespace {
+
+constexpr uint16_t kEthHdrLen = sizeof(rte_ether_hdr);
+constexpr uint8_t kIcmp6EchoRequest = 128;
+constexpr uint8_t kIcmp6NdFirst = 133;  // router solicitation
+constexpr uint8_t kIcmp6NdLast = 137;   // redirect
+
+inline void drop(LcoreContext& ctx, rte_mbuf* m, DropReason r) noexcept {
+    ctx.counters.drop(r);
+    ctx.drop_list[ctx.drop_count++] = m;
+}
+
+inline void punt(LcoreContext& ctx, rte_mbuf* m, PuntKind kind) noexcept {
+    m->hash.usr = static_cast<uint32_t>(kind);
+    ctx.punt_list[ctx.punt_count++] = m;
+}
+
+}  // namespace
+
+void release_pending(LcoreContext& ctx) noexcept {
+    if (ctx.punt_count != 0) {
+        const unsigned sent =
+            rte_ring_mp_enqueue_burst(ctx.tables->punt_ring, reinterpret_cast<void* const*>(ctx.punt_list.data()),
+                                      ctx.punt_count, nullptr);
+        ctx.counters.punted += sent;
+        for (unsigned i = sent; i < ctx.punt_count; ++i) {
+            drop(ctx, ctx.punt_list[i], DropReason::punt_queue_full);
+        }
+        ctx.punt_count = 0;
+    }
+    if (ctx.drop_count != 0) {
+        rte_pktmbuf_free_bulk(ctx.drop_list.data(), ctx.drop_count);
+        ctx.drop_count = 0;
+    }
+}
+
+namespace {
+
+inline void tx_enqueue(LcoreContext& ctx, uint16_t port, rte_mbuf* m) noexcept {
+    auto& buf = ctx.tx[port];
+    buf.pkts[buf.count++] = m;
+    if (buf.count >= ctx.burst) [[unlikely]] {
+        flush_tx_port(ctx, port);
+    }
+}
+
+// Rewrites L2 for the next hop and queues the packet, or punts it for
+// neighbor resolution. `key` identifies the next hop on egress port `port`.
+inline void send_to_neighbor(LcoreContext& ctx, rte_mbuf* m, uint16_t port, const NeighborKey& key) noexcept {
+    const NeighborEntry* e = ctx.tables->neighbors->lookup(key);
+    auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
+    if (e == nullptr || !e->resolved(&eth->dst_addr)) [[unlikely]] {
+        punt(ctx, m, PuntKind::resolve);
+        return;
+    }
+    rte_ether_addr_copy(&ctx.tables->ports[port].mac, &eth->src_addr);
+    tx_enqueue(ctx, port, m);
+}
+
+inline void send4(LcoreContext& ctx, rte_mbuf* m, const NextHop& nh, uint32_t dst_host) noexcept {
+    const uint32_t next = nh.kind == NextHopKind::via ? nh.gw4_host : dst_host;
+    send_to_neighbor(ctx, m, nh.port, neighbor_key4(nh.port, next));
+}
+
+inline void send6(LcoreContext& ctx, rte_mbuf* m, const NextHop& nh, const uint8_t* dst) noexcept {
+    const uint8_t* next = nh.kind == NextHopKind::via ? nh.gw6.data() : dst;
+    send_to_neighbor(ctx, m, nh.port, neighbor_key6(nh.port, next));
+}
+
+// Sends an ICMP error about `m` (whose L3 header starts at `l3_off`) when the
+// rate limit allows; the caller drops `m` itself.
+void icmp_error(LcoreContext& ctx, rte_mbuf* m, uint16_t in_port, IcmpError kind, uint32_t mtu) noexcept {
+    if (!ctx.icmp_limit.take(rte_rdtsc())) {
+        ++ctx.counters.icmp_rate_limited;
+        return;
+    }
+    rte_mbuf* e = build_icmp_error(m, ctx.tables->ports[in_port], kind, mtu);
+    if (e == nullptr) {
+        return;  // not eligible (RFC 1812 / 4443 exclusions) or no mbuf: nothing to count as a drop
+    }
+    ++ctx.counters.icmp_sent;
+    output_local(ctx, e);
+}
+
+void local4(LcoreContext& ctx, rte_mbuf* m, rte_ipv4_hdr* ip, uint16_t ihl) noexcept {
+    if (ip->next_proto_id == IPPROTO_ICMP && rte_pktmbuf_data_len(m) >= kEthHdrLen + ihl + sizeof(rte_icmp_hdr)) {
+        auto* icmp = reinterpret_cast<rte_icmp_hdr*>(reinterpret_cast<uint8_t*>(ip) + ihl);
+        if (icmp->icmp_type == RTE_IP_ICMP_ECHO_REQUEST && icmp->icmp_code == 0) {
+            make_echo_reply4(ip, icmp);
+            ++ctx.counters.icmp_sent;
+            output_local(ctx, m);
+            return;
+        }
+    }
+    drop(ctx, m, DropReason::local_unsupported);
+}
+
+void local6(LcoreContext& ctx, rte_mbuf* m, rte_ipv6_hdr* ip) noexcept {
+    if (ip->proto == IPPROTO_ICMPV6 && rte_pktmbuf_data_len(m) >= kEthHdrLen + sizeof(rte_ipv6_hdr) + 4) {
+        auto* icmp = reinterpret_cast<rte_icmp_hdr*>(ip + 1);
+        if (icmp->icmp_type == kIcmp6EchoRequest && icmp->icmp_code == 0) {
+            make_echo_reply6(ip, icmp);
+            ++ctx.counters.icmp_sent;
+            output_local(ctx, m);
+            return;
+        }
+        if (icmp->icmp_type >= kIcmp6NdFirst && icmp->icmp_type <= kIcmp6NdLast) {
+            punt(ctx, m, PuntKind::nd);
+            return;
+        }
+    }
+    drop(ctx, m, DropReason::local_unsupported);
+}
+
+void forward4(LcoreContext& ctx, rte_mbuf* m, uint16_t in_port) noexcept {
+    const uint16_t data_len = rte_pktmbuf_data_len(m);
+    if (data_len < kEthHdrLen + sizeof(rte_ipv4_hdr)) [[unlikely]] {
+        drop(ctx, m, DropReason::ip4_truncated);
+        return;
+    }
+    auto* ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr*, kEthHdrLen);
+    const uint16_t ihl = static_cast<uint16_t>((ip->version_ihl & 0x0f) * 4);
+    if ((ip->version_ihl >> 4) != 4 || ihl < sizeof(rte_ipv4_hdr)) [[unlikely]] {
+        drop(ctx, m, DropReason::ip4_bad_header);
+        return;
+    }
+    const uint16_t total_len = rte_be_to_cpu_16(ip->total_length);
+    const uint32_t l3_len = rte_pktmbuf_pkt_len(m) - kEthHdrLen;
+    if (kEthHdrLen + ihl > data_len || total_len < ihl || total_len > l3_len) [[unlikely]] {
+        drop(ctx, m, DropReason::ip4_truncated);
+        return;
+    }
+    const uint64_t cksum_flags = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
+    if (cksum_flags == RTE_MBUF_F_RX_IP_CKSUM_BAD ||
+        (cksum_flags != RTE_MBUF_F_RX_IP_CKSUM_GOOD && rte_raw_cksum(ip, ihl) != 0xffff)) [[unlikely]] {
+        drop(ctx, m, DropReason::ip4_bad_checksum);
+        return;
+    }
+    if (total_len < l3_len) {
+        rte_pktmbuf_trim(m, static_cast<uint16_t>(l3_len - total_len));  // Ethernet padding
+    }
+
+    const uint32_t src = rte_be_to_cpu_32(ip->src_addr);
+    const uint32_t dst = rte_be_to_cpu_32(ip->dst_addr);
+    const uint32_t src_hi = src >> 24;
+    if (src_hi >= 224 || src_hi == 127 || src_hi == 0) [[unlikely]] {
+        drop(ctx, m, DropReason::ip4_martian_source);
+        return;
+    }
+    if ((dst >> 28) == 0xe || dst == UINT32_MAX) [[unlikely]] {
+        drop(ctx, m, DropReason::ip4_not_forwarded);
+        return;
+    }
+
+    const Fib& fib = *ctx.tables->fib;
+    const uint32_t nh_index = fib.lookup4(dst);
+    if (nh_index == Fib::kNoRoute) [[unlikely]] {
+        icmp_error(ctx, m, in_port, IcmpError::net_unreachable, 0);
+        drop(ctx, m, DropReason::no_route);
+        return;
+    }
+    const NextHop& nh = fib.next_hop(nh_index);
+    switch (nh.kind) {
+        case NextHopKind::local:
+            local4(ctx, m, ip, ihl);
+            return;
+        case NextHopKind::blackhole:
+            drop(ctx, m, DropReason::blackhole);
+            return;
+        case NextHopKind::via:
+        case NextHopKind::on_link:
+            break;
+    }
+    if (ip->time_to_live <= 1) [[unlikely]] {
+        icmp_error(ctx, m, in_port, IcmpError::time_exceeded, 0);
+        drop(ctx, m, DropReason::ttl_exceeded);
+        return;
+    }
+    const uint16_t mtu = ctx.tables->ports[nh.port].mtu;
+    if (total_len > mtu) [[unlikely]] {
+        if ((ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG)) != 0) {
+            icmp_error(ctx, m, in_port, IcmpError::frag_needed, mtu);
+        }
+        drop(ctx, m, DropReason::mtu_exceeded);
+        return;
+    }
+    // TTL is the high byte of the (TTL, protocol) word covered by the checksum.
+    const uint16_t old_word = *reinterpret_cast<const uint16_t*>(&ip->time_to_live);
+    --ip->time_to_live;
+    ip->hdr_checksum =
+        csum_replace16(ip->hdr_checksum, old_word, *reinterpret_cast<const uint16_t*>(&ip->time_to_live));
+    send4(ctx, m, nh, dst);
+}
+
+inline bool is_nd(const rte_ipv6_hdr* ip, uint16_t data_len) noexcept {
+    if (ip->proto != IPPROTO_ICMPV6 || data_len < kEthHdrLen + sizeof(rte_ipv6_hdr) + 4) {
+        return false;
+    }
+    const uint8_t type = reinterpret_cast<const uint8_t*>(ip + 1)[0];
+    return type >= kIcmp6NdFirst && type <= kIcmp6NdLast;
+}
+
+void forward6(LcoreContext& ctx, rte_mbuf* m, uint16_t in_port) noexcept {
+    const uint16_t data_len = rte_pktmbuf_data_len(m);
+    if (data_len < kEthHdrLen + sizeof(rte_ipv6_hdr)) [[unlikely]] {
+        drop(ctx, m, DropReason::ip6_truncated);
+        return;
+    }
+    auto* ip = rte_pktmbuf_mtod_offset(m, rte_ipv6_hdr*, kEthHdrLen);
+    if ((rte_be_to_cpu_32(ip->vtc_flow) >> 28) != 6) [[unlikely]] {
+        drop(ctx, m, DropReason::ip6_bad_header);
+        return;
+    }
+    const uint32_t total_len = sizeof(rte_ipv6_hdr) + rte_be_to_cpu_16(ip->payload_len);
+    const uint32_t l3_len = rte_pktmbuf_pkt_len(m) - kEthHdrLen;
+    if (total_len > l3_len) [[unlikely]] {
+        drop(ctx, m, DropReason::ip6_truncated);
+        return;
+    }
+    if (total_len < l3_len) {
+        rte_pktmbuf_trim(m, static_cast<uint16_t>(l3_len - total_len));
+    }
+
+    const uint8_t* src = ip->src_addr;
+    const uint8_t* dst = ip->dst_addr;
+    if (dst[0] == 0xff) {
+        // Multicast: only neighbor discovery concerns a router that does not route multicast.
+        if (is_nd(ip, data_len)) {
+            punt(ctx, m, PuntKind::nd);
+        } else {
+            drop(ctx, m, DropReason::ip6_not_forwarded);
+        }
+        return;
+    }
+    static constexpr uint8_t kLoopback[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};
+    static constexpr uint8_t kUnspecified[16] = {};
+    if (src[0] == 0xff || std::memcmp(src, kLoopback, 16) == 0 || std::memcmp(src, kUnspecified, 16) == 0)
+        [[unlikely]] {
+        drop(ctx, m, DropReason::ip6_martian_source);
+        return;
+    }
+
+    const Fib& fib = *ctx.tables->fib;
+    const uint32_t nh_index = fib.lookup6(dst);
+    if (nh_index != Fib::kNoRoute && fib.next_hop(nh_index).kind == NextHopKind::local) {
+        local6(ctx, m, ip);
+        return;
+    }
+    // Link-local scope never crosses a router (RFC 4291 2.5.6).
+    const bool dst_link_local = dst[0] == 0xfe && (dst[1] & 0xc0) == 0x80;
+    const bool src_link_local = src[0] == 0xfe && (src[1] & 0xc0) == 0x80;
+    if (dst_link_local || src_link_local) [[unlikely]] {
+        drop(ctx, m, DropReason::ip6_not_forwarded);
+        return;
+    }
+    if (nh_index == Fib::kNoRoute) [[unlikely]] {
+        icmp_error(ctx, m, in_port, IcmpError::net_unreachable, 0);
+        drop(ctx, m, DropReason::no_route);
+        return;
+    }
+    const NextHop& nh = fib.next_hop(nh_index);
+    if (nh.kind == NextHopKind::blackhole) [[unlikely]] {
+        drop(ctx, m, DropReason::blackhole);
+        return;
+    }
+    if (ip->hop_limits <= 1) [[unlikely]] {
+        icmp_error(ctx, m, in_port, IcmpError::time_exceeded, 0);
+        drop(ctx, m, DropReason::ttl_exceeded);
+        return;
+    }
+    const uint16_t mtu = ctx.tables->ports[nh.port].mtu;
+    if (total_len > mtu) [[unlikely]] {
+        icmp_error(ctx, m, in_port, IcmpError::frag_needed, mtu);  // ICMPv6 packet too big
+        drop(ctx, m, DropReason::mtu_exceeded);
+        return;
+    }
+    --ip->hop_limits;
+    send6(ctx, m, nh, dst);
+}
+
+inline void forward_one(LcoreContext& ctx, rte_mbuf* m, uint16_t in_port) noexcept {
+    if (rte_pktmbuf_data_len(m) < kEthHdrLen) [[unlikely]] {
+        drop(ctx, m, DropReason::l2_truncated);
+        return;
+    }
+    const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
+    if (!rte_is_multicast_ether_addr(&eth->dst_addr) &&
+        !rte_is_same_ether_addr(&eth->dst_addr, &ctx.tables->ports[in_port].mac)) [[unlikely]] {
+        drop(ctx, m, DropReason::l2_other_host);
+        return;
+    }
+    switch (eth->ether_type) {
+        case RTE_BE16(RTE_ETHER_TYPE_IPV4):
+            forward4(ctx, m, in_port);
+            return;
+        case RTE_BE16(RTE_ETHER_TYPE_IPV6):
+            forward6(ctx, m, in_port);
+            return;
+        case RTE_BE16(RTE_ETHER_TYPE_ARP):
+            punt(ctx, m, PuntKind::arp);
+            return;
+        default:
+            drop(ctx, m, DropReason::l2_unsupported_ethertype);
+            return;
+    }
+}
+
+}  // namespace
+
+void flush_tx_port(LcoreContext& ctx, uint16_t port) noexcept {
+    auto& buf = ctx.tx[port];
+    if (buf.count == 0) {
+        return;
+    }
+    uint64_t bytes = 0;
+    for (uint16_t i = 0; i < buf.count; ++i) {
+        bytes += rte_pktmbuf_pkt_len(buf.pkts[i]);
+    }
+    rte_spinlock_t* lock = ctx.tx_lock[port];
+    if (lock != nullptr) {
+        rte_spinlock_lock(lock);
+    }
+    const uint16_t sent =
+        rte_eth_tx_burst(ctx.tables->ports[port].port_id, ctx.tx_queue[port], buf.pkts.data(), buf.count);
+    if (lock != nullptr) {
+        rte_spinlock_unlock(lock);
+    }
+    if (sent < buf.count) [[unlikely]] {
+        for (uint16_t i = sent; i < buf.count; ++i) {
+            bytes -= rte_pktmbuf_pkt_len(buf.pkts[i]);
+        }
+        ctx.counters.drop(DropReason::tx_full, buf.count - sent);
+        rte_pktmbuf_free_bulk(&buf.pkts[sent], buf.count - sent);
+    }
+    ctx.counters.tx_packets += sent;
+    ctx.counters.tx_bytes += bytes;
+    buf.count = 0;
+}
+
+void send_on_port(LcoreContext& ctx, uint16_t port, rte_mbuf* m) noexcept { tx_enqueue(ctx, port, m); }
+
+void flush_tx(LcoreContext& ctx) noexcept {
+    const auto n = static_cast<uint16_t>(ctx.tables->ports.size());
+    for (uint16_t p = 0; p < n; ++p) {
+        flush_tx_port(ctx, p);
+    }
+}
+
+void output_local(LcoreContext& ctx, rte_mbuf* m) noexcept {
+    const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
+    const Fib& fib = *ctx.tables->fib;
+    uint32_t nh_index = Fib::kNoRoute;
+    const uint8_t* dst6 = nullptr;
+    uint32_t dst4 = 0;
+    if (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV4)) {
+        dst4 = rte_be_to_cpu_32(rte_pktmbuf_mtod_offset(m, const rte_ipv4_hdr*, kEthHdrLen)->dst_addr);
+        nh_index = fib.lookup4(dst4);
+    } else {
+        dst6 = rte_pktmbuf_mtod_offset(m, const rte_ipv6_hdr*, kEthHdrLen)->dst_addr;
+        nh_index = fib.lookup6(dst6);
+    }
+    if (nh_index == Fib::kNoRoute) {
+        drop(ctx, m, DropReason::no_route);
+        return;
+    }
+    const NextHop& nh = fib.next_hop(nh_index);
+    if (nh.kind == NextHopKind::blackhole || nh.kind == NextHopKind::local) {
+        drop(ctx, m, nh.kind == NextHopKind::local ? DropReason::local_unsupported : DropReason::blackhole);
+        return;
+    }
+    if (dst6 == nullptr) {
+        send4(ctx, m, nh, dst4);
+    } else {
+        send6(ctx, m, nh, dst6);
+    }
+}
+
+void forward_burst(LcoreContext& ctx, uint16_t in_port, rte_mbuf** pkts, uint16_t n) noexcept {
+    constexpr uint16_t kPrefetchAhead = 4;
+    for (uint16_t i = 0; i < n && i < kPrefetchAhead; ++i) {
+        rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
+    }
+    uint64_t bytes = 0;
+    for (uint16_t i = 0; i < n; ++i) {
+        if (i + kPrefetchAhead < n) {
+            rte_prefetch0(rte_pktmbuf_mtod(pkts[i + kPrefetchAhead], void*));
+        }
+        bytes += rte_pktmbuf_pkt_len(pkts[i]);
+        forward_one(ctx, pkts[i], in_port);
+    }
+    ctx.counters.rx_packets += n;
+    ctx.counters.rx_bytes += bytes;
+    release_pending(ctx);
+}
+
+}  // namespace gw::dp

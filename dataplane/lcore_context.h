@@ -1,0 +1,47 @@
+#pragma once
+// Per-lcore state of a worker: owned by its thread, cache-aligned, touched by
+// no one else except the control thread reading `counters`.
+
+#include <array>
+#include <cstdint>
+
+#include <rte_common.h>
+#include <rte_spinlock.h>
+
+#include "dataplane/counters.h"
+#include "dataplane/tables.h"
+#include "dataplane/token_bucket.h"
+
+struct rte_mbuf;
+
+namespace gw::dp {
+
+inline constexpr uint16_t kMaxBurstDp = 64;
+
+struct TxBuffer {
+    uint16_t count = 0;
+    std::array<rte_mbuf*, kMaxBurstDp> pkts{};
+};
+
+struct alignas(RTE_CACHE_LINE_SIZE) LcoreContext {
+    const Tables* tables = nullptr;
+    // This lcore's tx queue on each port. A port with fewer tx queues than
+    // transmitting lcores (af_packet, af_xdp) shares a queue under tx_lock,
+    // taken once per burst, as VPP does; nullptr when the queue is ours alone.
+    std::array<uint16_t, kMaxPortsDp> tx_queue{};
+    std::array<rte_spinlock_t*, kMaxPortsDp> tx_lock{};
+    uint16_t burst = 32;
+    TokenBucket icmp_limit;
+    LcoreCounters counters;
+    std::array<TxBuffer, kMaxPortsDp> tx{};
+
+    // Packets dropped or punted during the current burst, released in one
+    // place at its end (bulk free, one ring enqueue). A burst can add at
+    // most one ICMP error per packet, hence twice the burst.
+    uint16_t drop_count = 0;
+    uint16_t punt_count = 0;
+    std::array<rte_mbuf*, 2 * kMaxBurstDp> drop_list{};
+    std::array<rte_mbuf*, 2 * kMaxBurstDp> punt_list{};
+};
+
+}  // namespace gw::dp

@@ -1,0 +1,728 @@
+// Config grammar: a full good file field by field, defaults, every error
+// class with its line number, rx-queue placement, route port inference,
+// IPv6, load_config, and parse(format(c)) == c.
+
+#include "controlplane/config.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace gw::cp {
+namespace {
+
+constexpr std::string_view kSource = "gw.conf";
+
+Config must_parse(std::string_view text) {
+    auto config = parse_config(text, kSource);
+    if (!config) {
+        ADD_FAILURE() << "unexpected error: " << config.error().message << "\nin:\n" << text;
+        return {};
+    }
+    return std::move(*config);
+}
+
+// The message of the error that parsing `text` must produce.
+std::string must_fail(std::string_view text) {
+    auto config = parse_config(text, kSource);
+    if (config) {
+        ADD_FAILURE() << "parsed, expected an error:\n" << text;
+        return {};
+    }
+    return config.error().message;
+}
+
+// Line numbers are the only fields that format_config does not preserve.
+Config without_lines(Config c) {
+    for (auto& p : c.ports) {
+        p.line = 0;
+    }
+    for (auto& w : c.workers) {
+        w.line = 0;
+    }
+    for (auto& r : c.routes) {
+        r.line = 0;
+    }
+    for (auto& n : c.neighbors) {
+        n.line = 0;
+    }
+    return c;
+}
+
+net::IpAddr ip(std::string_view s) { return *net::parse_ip(s); }
+net::IpPrefix prefix(std::string_view s) { return *net::parse_prefix(s); }
+net::MacAddr mac(std::string_view s) { return *net::parse_mac(s); }
+
+constexpr std::string_view kFull = R"(# A bare-metal gateway: LAN and WAN on one dual-port NIC.
+eal main-lcore 1
+eal file-prefix gw-a
+eal no-huge
+eal in-memory
+eal memory 2048
+eal arg --log-level=pmd.net.*:debug
+eal arg --no-telemetry
+
+mempool mbufs 65536 cache 128
+mempool data-room 4096          # jumbo-ish buffers; mbufs and cache stay as set above
+dataplane burst 16 drain-us 50
+dataplane idle-sleep-us 10 icmp-rate 500
+
+port lan dev 0000:3b:00.0 rxq 2 rx-desc 2048 tx-desc 512 mtu 9000
+port lan address 10.0.0.1/24
+port lan address 2001:db8:a::1/64
+port wan dev 3b:00.1 promisc off mac 02:00:00:00:00:02 rxq 2
+port wan address 192.0.2.2/30
+port wan address 2001:db8:ffff::2/126
+port tap dev net_tap0,iface=gw0 rx-desc 64 tx-desc 16384
+
+worker 2 poll lan:0 wan:1
+worker 3
+
+route 0.0.0.0/0 via 192.0.2.1
+route ::/0 via 2001:db8:ffff::1 port wan
+route 10.10.0.0/16 via 10.0.0.254 port lan
+route 172.16.0.0/12 port lan
+route 198.51.100.0/24 blackhole
+route 2001:db8:b::/48 via fe80::1 port wan
+
+neighbor wan 192.0.2.1 02:00:00:00:00:01
+neighbor lan 2001:db8:a::10 02:00:00:00:0a:10
+neighbor wan fe80::1 02:00:00:00:00:01
+)";
+
+TEST(ConfigTest, FullConfigSetsEveryField) {
+    const Config c = must_parse(kFull);
+
+    EXPECT_EQ(c.eal.main_lcore, 1u);
+    EXPECT_EQ(c.eal.file_prefix, "gw-a");
+    EXPECT_TRUE(c.eal.no_huge);
+    EXPECT_TRUE(c.eal.in_memory);
+    EXPECT_EQ(c.eal.memory_mb, 2048u);
+    EXPECT_EQ(c.eal.extra_args, (std::vector<std::string>{"--log-level=pmd.net.*:debug", "--no-telemetry"}));
+
+    EXPECT_EQ(c.mempool.mbufs, 65536u);
+    EXPECT_EQ(c.mempool.cache, 128u);
+    EXPECT_EQ(c.mempool.data_room, 4096);
+
+    EXPECT_EQ(c.dataplane.burst, 16);
+    EXPECT_EQ(c.dataplane.drain_us, 50u);
+    EXPECT_EQ(c.dataplane.idle_sleep_us, 10u);
+    EXPECT_EQ(c.dataplane.icmp_rate_pps, 500u);
+
+    ASSERT_EQ(c.ports.size(), 3u);
+    const auto& lan = c.ports[0];
+    EXPECT_EQ(lan.name, "lan");
+    EXPECT_EQ(lan.devargs, "0000:3b:00.0");
+    EXPECT_EQ(lan.rx_queues, 2);
+    EXPECT_EQ(lan.rx_desc, 2048);
+    EXPECT_EQ(lan.tx_desc, 512);
+    EXPECT_EQ(lan.mtu, 9000);
+    EXPECT_TRUE(lan.promiscuous);
+    EXPECT_FALSE(lan.mac.has_value());
+    EXPECT_EQ(lan.addresses, (std::vector<InterfaceAddress>{{ip("10.0.0.1"), 24}, {ip("2001:db8:a::1"), 64}}));
+    EXPECT_EQ(lan.line, 15);
+
+    const auto& wan = c.ports[1];
+    EXPECT_EQ(wan.name, "wan");
+    EXPECT_EQ(wan.devargs, "3b:00.1");
+    EXPECT_EQ(wan.rx_queues, 2);
+    EXPECT_EQ(wan.rx_desc, 1024);
+    EXPECT_EQ(wan.tx_desc, 1024);
+    EXPECT_EQ(wan.mtu, 1500);
+    EXPECT_FALSE(wan.promiscuous);
+    EXPECT_EQ(wan.mac, mac("02:00:00:00:00:02"));
+    EXPECT_EQ(wan.addresses,
+              (std::vector<InterfaceAddress>{{ip("192.0.2.2"), 30}, {ip("2001:db8:ffff::2"), 126}}));
+    EXPECT_EQ(wan.line, 18);
+
+    const auto& tap = c.ports[2];
+    EXPECT_EQ(tap.devargs, "net_tap0,iface=gw0");
+    EXPECT_EQ(tap.rx_queues, 1);
+    EXPECT_EQ(tap.rx_desc, 64);
+    EXPECT_EQ(tap.tx_desc, 16384);
+    EXPECT_TRUE(tap.addresses.empty());
+
+    // Explicit polls first; then lan:1, wan:0, tap:0 round-robin from the first worker.
+    ASSERT_EQ(c.workers.size(), 2u);
+    EXPECT_EQ(c.workers[0].lcore, 2u);
+    EXPECT_EQ(c.workers[0].line, 23);
+    EXPECT_EQ(c.workers[0].rx_queues, (std::vector<RxQueueRef>{{0, 0}, {1, 1}, {0, 1}, {2, 0}}));
+    EXPECT_EQ(c.workers[1].lcore, 3u);
+    EXPECT_EQ(c.workers[1].line, 24);
+    EXPECT_EQ(c.workers[1].rx_queues, (std::vector<RxQueueRef>{{1, 0}}));
+
+    ASSERT_EQ(c.routes.size(), 6u);
+    EXPECT_EQ(c.routes[0].prefix, prefix("0.0.0.0/0"));
+    EXPECT_EQ(c.routes[0].via, ip("192.0.2.1"));
+    EXPECT_EQ(c.routes[0].port, 1);  // inferred from wan's 192.0.2.0/30
+    EXPECT_FALSE(c.routes[0].blackhole);
+    EXPECT_EQ(c.routes[0].line, 26);
+    EXPECT_EQ(c.routes[1].prefix, prefix("::/0"));
+    EXPECT_EQ(c.routes[1].via, ip("2001:db8:ffff::1"));
+    EXPECT_EQ(c.routes[1].port, 1);
+    EXPECT_EQ(c.routes[2].prefix, prefix("10.10.0.0/16"));
+    EXPECT_EQ(c.routes[2].port, 0);
+    EXPECT_EQ(c.routes[3].prefix, prefix("172.16.0.0/12"));
+    EXPECT_FALSE(c.routes[3].via.has_value());
+    EXPECT_EQ(c.routes[3].port, 0);
+    EXPECT_FALSE(c.routes[3].blackhole);
+    EXPECT_EQ(c.routes[4].prefix, prefix("198.51.100.0/24"));
+    EXPECT_TRUE(c.routes[4].blackhole);
+    EXPECT_FALSE(c.routes[4].via.has_value());
+    EXPECT_EQ(c.routes[5].via, ip("fe80::1"));
+    EXPECT_EQ(c.routes[5].port, 1);
+    EXPECT_EQ(c.routes[5].line, 31);
+
+    ASSERT_EQ(c.neighbors.size(), 3u);
+    EXPECT_EQ(c.neighbors[0].port, 1);
+    EXPECT_EQ(c.neighbors[0].addr, ip("192.0.2.1"));
+    EXPECT_EQ(c.neighbors[0].mac, mac("02:00:00:00:00:01"));
+    EXPECT_EQ(c.neighbors[0].line, 33);
+    EXPECT_EQ(c.neighbors[1].port, 0);
+    EXPECT_EQ(c.neighbors[1].addr, ip("2001:db8:a::10"));
+    EXPECT_EQ(c.neighbors[2].addr, ip("fe80::1"));
+
+    EXPECT_EQ(c.find_port("lan"), 0);
+    EXPECT_EQ(c.find_port("wan"), 1);
+    EXPECT_EQ(c.find_port("tap"), 2);
+    EXPECT_EQ(c.find_port("dmz"), std::nullopt);
+    EXPECT_EQ(c.find_port(""), std::nullopt);
+}
+
+TEST(ConfigTest, EmptyAndCommentOnlyTextGiveDefaults) {
+    const Config defaults;
+    EXPECT_EQ(must_parse(""), defaults);
+    EXPECT_EQ(must_parse("\n\n"), defaults);
+    EXPECT_EQ(must_parse("# nothing here\n   \t\n# eal no-huge\n"), defaults);
+    EXPECT_EQ(defaults.eal.main_lcore, 0u);
+    EXPECT_EQ(defaults.eal.file_prefix, "gatewayd");
+    EXPECT_EQ(defaults.mempool.mbufs, 0u);
+    EXPECT_EQ(defaults.dataplane.burst, 32);
+}
+
+TEST(ConfigTest, PortDefaults) {
+    const Config c = must_parse("port p0 dev net_null0\nworker 1\n");
+    ASSERT_EQ(c.ports.size(), 1u);
+    EXPECT_EQ(c.ports[0].rx_queues, 1);
+    EXPECT_EQ(c.ports[0].rx_desc, 1024);
+    EXPECT_EQ(c.ports[0].tx_desc, 1024);
+    EXPECT_EQ(c.ports[0].mtu, 1500);
+    EXPECT_TRUE(c.ports[0].promiscuous);
+    EXPECT_FALSE(c.ports[0].mac.has_value());
+    EXPECT_EQ(c.workers[0].rx_queues, (std::vector<RxQueueRef>{{0, 0}}));
+}
+
+TEST(ConfigTest, CommentsBlankLinesTabsAndCrlf) {
+    const Config c = must_parse(
+        "\n"
+        "   # indented comment\n"
+        "\teal\tmain-lcore\t3   # trailing comment\r\n"
+        "port\t lan \tdev net_memif0,role=server,socket=/run/gw.sock#no space before comment\r\n"
+        "port lan address 10.0.0.1/24#x\n"
+        "worker 4\t\n"
+        "\r\n"
+        "  \t  \n");
+    EXPECT_EQ(c.eal.main_lcore, 3u);
+    ASSERT_EQ(c.ports.size(), 1u);
+    EXPECT_EQ(c.ports[0].devargs, "net_memif0,role=server,socket=/run/gw.sock");
+    EXPECT_EQ(c.ports[0].line, 4);
+    EXPECT_EQ(c.ports[0].addresses.size(), 1u);
+    EXPECT_EQ(c.workers[0].line, 6);
+}
+
+TEST(ConfigTest, RepeatedMempoolAndDataplaneStatementsOverrideOnlyGivenFields) {
+    const Config c = must_parse(
+        "mempool cache 64 mbufs 8192\n"
+        "mempool data-room 9216\n"
+        "mempool mbufs auto\n"
+        "dataplane burst 8\n"
+        "dataplane icmp-rate 0 burst 64\n");
+    EXPECT_EQ(c.mempool.mbufs, 0u);
+    EXPECT_EQ(c.mempool.cache, 64u);
+    EXPECT_EQ(c.mempool.data_room, 9216);
+    EXPECT_EQ(c.dataplane.burst, 64);
+    EXPECT_EQ(c.dataplane.icmp_rate_pps, 0u);
+    EXPECT_EQ(c.dataplane.drain_us, 100u);
+}
+
+TEST(ConfigTest, RangeLimitsAreInclusive) {
+    const Config c = must_parse(
+        "eal main-lcore 127\n"
+        "mempool cache 0 data-room 65535 mbufs 1024\n"
+        "dataplane burst 1 drain-us 100000 idle-sleep-us 0 icmp-rate 1000000\n"
+        "port a dev net_null0 rxq 64 rx-desc 16384 tx-desc 64 mtu 68\n"
+        "port b dev net_null1 rxq 1 mtu 9600\n"
+        "worker 0\n");
+    EXPECT_EQ(c.eal.main_lcore, 127u);
+    EXPECT_EQ(c.ports[0].rx_queues, 64);
+    EXPECT_EQ(c.workers[0].rx_queues.size(), 65u);
+}
+
+TEST(ConfigTest, UnplacedQueuesGoRoundRobinAfterExplicitPolls) {
+    const Config c = must_parse(
+        "port lan dev net_null0 rxq 3\n"
+        "port wan dev net_null1 rxq 2\n"
+        "worker 1 poll wan:1\n"
+        "worker 2\n"
+        "worker 3\n");
+    ASSERT_EQ(c.workers.size(), 3u);
+    // Unplaced, in order: lan:0 lan:1 lan:2 wan:0.
+    EXPECT_EQ(c.workers[0].rx_queues, (std::vector<RxQueueRef>{{1, 1}, {0, 0}, {1, 0}}));
+    EXPECT_EQ(c.workers[1].rx_queues, (std::vector<RxQueueRef>{{0, 1}}));
+    EXPECT_EQ(c.workers[2].rx_queues, (std::vector<RxQueueRef>{{0, 2}}));
+}
+
+TEST(ConfigTest, SpareWorkersMayPollNothing) {
+    const Config c = must_parse("port a dev net_null0 rxq 2\nworker 1\nworker 2\nworker 3\n");
+    EXPECT_EQ(c.workers[0].rx_queues, (std::vector<RxQueueRef>{{0, 0}}));
+    EXPECT_EQ(c.workers[1].rx_queues, (std::vector<RxQueueRef>{{0, 1}}));
+    EXPECT_TRUE(c.workers[2].rx_queues.empty());
+}
+
+TEST(ConfigTest, FullyPlacedQueuesAreLeftAlone) {
+    const Config c = must_parse("port a dev net_null0 rxq 2\nworker 1 poll a:1 a:0\nworker 2\n");
+    EXPECT_EQ(c.workers[0].rx_queues, (std::vector<RxQueueRef>{{0, 1}, {0, 0}}));
+    EXPECT_TRUE(c.workers[1].rx_queues.empty());
+}
+
+TEST(ConfigTest, WorkersWithoutPortsAreValid) {
+    const Config c = must_parse("worker 1\nworker 2\n");
+    EXPECT_EQ(c.workers.size(), 2u);
+}
+
+TEST(ConfigTest, RoutePortInferredFromMostSpecificSubnet) {
+    const Config c = must_parse(
+        "port a dev net_null0\n"
+        "port a address 10.0.0.1/8\n"
+        "port a address 2001:db8::1/32\n"
+        "port b dev net_null1\n"
+        "port b address 10.1.0.1/16\n"
+        "port b address 2001:db8:1::1/48\n"
+        "worker 1\n"
+        "route 192.168.0.0/16 via 10.2.0.9\n"
+        "route 192.168.1.0/24 via 10.1.0.9\n"
+        "route 2001:db8:100::/40 via 2001:db8:2::9\n"
+        "route 2001:db8:200::/40 via 2001:db8:1::9\n");
+    ASSERT_EQ(c.routes.size(), 4u);
+    EXPECT_EQ(c.routes[0].port, 0);
+    EXPECT_EQ(c.routes[1].port, 1);
+    EXPECT_EQ(c.routes[2].port, 0);
+    EXPECT_EQ(c.routes[3].port, 1);
+}
+
+TEST(ConfigTest, IPv6Everywhere) {
+    const Config c = must_parse(
+        "port a dev net_af_packet0,iface=veth0\n"
+        "port a address 2001:DB8:0:1::1/64\n"
+        "port a address fd00::1/8\n"
+        "worker 1\n"
+        "route ::/0 via 2001:db8:0:1::fffe\n"
+        "route 2001:db8:f::/48 port a\n"
+        "route 2001:db8:dead::/48 blackhole\n"
+        "route fc00::/7 via fe80::2 port a\n"
+        "neighbor a 2001:db8:0:1::fffe 02:00:00:00:00:fe\n"
+        "neighbor a fe80::2 02:00:00:00:00:02\n");
+    EXPECT_EQ(c.ports[0].addresses[0], (InterfaceAddress{ip("2001:db8:0:1::1"), 64}));
+    ASSERT_EQ(c.routes.size(), 4u);
+    EXPECT_EQ(c.routes[0].port, 0);
+    EXPECT_TRUE(c.routes[2].blackhole);
+    EXPECT_EQ(c.neighbors.size(), 2u);
+    EXPECT_EQ(without_lines(must_parse(format_config(c))), without_lines(c));
+}
+
+TEST(ConfigTest, PciShortAndLongFormsAreOneDevice) {
+    const Config c = must_parse("port a dev 0000:3B:00.0\nport b dev 3b:00.1\nport c dev 0001:3b:00.0\nworker 1\n");
+    EXPECT_EQ(c.ports.size(), 3u);
+    const auto err = must_fail("port a dev 0000:3b:00.0\nport b dev 3B:00.0,txq_inline=128\n");
+    EXPECT_EQ(err, "gw.conf:2: port 'b': device '3B:00.0' is already used by port 'a'");
+}
+
+TEST(ConfigTest, V4PointToPointSubnetsAllowNetworkAddress) {
+    const Config c = must_parse(
+        "port a dev net_null0\n"
+        "port a address 10.0.0.0/31\n"
+        "port a address 10.0.1.0/32\n"
+        "worker 1\n");
+    EXPECT_EQ(c.ports[0].addresses.size(), 2u);
+}
+
+TEST(ConfigTest, ErrorMessageFormatIsExact) {
+    EXPECT_EQ(must_fail("# comment\n\nport lan dev net_null0 rxq 0\n"), "gw.conf:3: port 'lan': rxq 0 out of range 1..64");
+    EXPECT_EQ(must_fail("route 10.0.0.1/24 blackhole\n"),
+              "gw.conf:1: route 10.0.0.1/24: host bits set, did you mean 10.0.0.0/24?");
+    EXPECT_EQ(must_fail("route 10.0.0.0/24 port lan\n"), "gw.conf:1: route 10.0.0.0/24: unknown port 'lan'");
+    EXPECT_EQ(must_fail("\n\nport a dev net_null0\n"), "gw.conf:3: port 'a': no worker lcore declared to poll its rx queues");
+    auto r = parse_config("frob\n", "/etc/gatewayd/site-a.conf");
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().message, "/etc/gatewayd/site-a.conf:1: unknown statement 'frob'");
+}
+
+TEST(ConfigTest, FirstErrorWins) {
+    EXPECT_EQ(must_fail("eal no-huge\neal bogus\nfrob\n"), "gw.conf:2: eal: unknown keyword 'bogus'");
+    // A cross-line check (no worker) never hides a later line's error.
+    EXPECT_EQ(must_fail("port a dev net_null0\nfrob\n"), "gw.conf:2: unknown statement 'frob'");
+}
+
+// A LAN and a WAN port with v4 and v6 subnets and one worker; cases append
+// their statement as line 8.
+constexpr std::string_view kBase =
+    "port lan dev net_null0 rxq 2\n"           // 1
+    "port lan address 10.0.0.1/24\n"           // 2
+    "port wan dev 0000:3b:00.1\n"              // 3
+    "port wan address 192.0.2.1/24\n"          // 4
+    "port wan address 2001:db8::1/64\n"        // 5
+    "worker 1\n"                               // 6
+    "route 10.9.0.0/16 via 10.0.0.9\n";        // 7
+
+struct BadCase {
+    std::string_view text;    // appended to kBase when `base` is true
+    int line;                 // 0: no line in the message
+    std::string_view reason;  // a substring of the message after "<source>:<line>: "
+    bool base = true;
+};
+
+void expect_errors(const std::vector<BadCase>& cases) {
+    for (const auto& c : cases) {
+        const std::string text = c.base ? std::string(kBase) + std::string(c.text) + "\n" : std::string(c.text);
+        SCOPED_TRACE(std::string(c.text));
+        const auto message = must_fail(text);
+        const std::string where =
+            c.line == 0 ? std::string(kSource) + ": " : std::string(kSource) + ":" + std::to_string(c.line) + ": ";
+        EXPECT_TRUE(message.starts_with(where)) << message << "\nexpected prefix: " << where;
+        EXPECT_NE(message.find(c.reason), std::string::npos) << message << "\nexpected: " << c.reason;
+    }
+}
+
+TEST(ConfigErrorTest, BaseIsValid) { must_parse(kBase); }
+
+TEST(ConfigErrorTest, Statements) {
+    expect_errors({
+        {"frob 1", 8, "unknown statement 'frob'"},
+        {"ports lan dev net_null3", 8, "unknown statement 'ports'"},
+        {"EAL no-huge", 8, "unknown statement 'EAL'"},
+    });
+}
+
+TEST(ConfigErrorTest, Eal) {
+    expect_errors({
+        {"eal", 8, "eal: missing setting"},
+        {"eal frob", 8, "eal: unknown keyword 'frob'"},
+        {"eal main-lcore", 8, "eal: missing value for 'main-lcore'"},
+        {"eal main-lcore two", 8, "eal: main-lcore 'two' is not a number"},
+        {"eal main-lcore -1", 8, "eal: main-lcore '-1' is not a number"},
+        {"eal main-lcore 3x", 8, "eal: main-lcore '3x' is not a number"},
+        {"eal main-lcore 128", 8, "eal: main-lcore 128 out of range 0..127"},
+        {"eal main-lcore 99999999999999999999999", 8, "out of range 0..127"},
+        {"eal main-lcore 2 3", 8, "eal: unexpected token '3'"},
+        {"eal main-lcore 1", 8, "eal: main-lcore 1 is already a worker lcore (line 6)"},
+        {"eal no-huge yes", 8, "eal: unexpected token 'yes'"},
+        {"eal in-memory 1", 8, "eal: unexpected token '1'"},
+        {"eal file-prefix", 8, "eal: missing value for 'file-prefix'"},
+        {"eal file-prefix ../x", 8, "eal: file-prefix '../x'"},
+        {"eal memory 0", 8, "eal: memory 0 out of range"},
+        {"eal memory lots", 8, "eal: memory 'lots' is not a number"},
+        {"eal arg", 8, "eal: missing value for 'arg'"},
+        {"eal arg --vdev net_null9", 8, "eal: unexpected token 'net_null9'"},
+    });
+}
+
+TEST(ConfigErrorTest, MempoolAndDataplane) {
+    expect_errors({
+        {"mempool", 8, "mempool: expected at least one of"},
+        {"mempool size 10", 8, "mempool: unknown keyword 'size'"},
+        {"mempool cache", 8, "mempool: missing value for 'cache'"},
+        {"mempool cache 513", 8, "mempool: cache 513 out of range 0..512"},
+        {"mempool cache 1 cache 2", 8, "mempool: 'cache' given twice"},
+        {"mempool mbufs lots", 8, "mempool: mbufs 'lots' is not a number"},
+        {"mempool mbufs 0", 8, "mempool: mbufs 0 out of range"},
+        {"mempool mbufs 100", 8, "mempool: mbufs 100 out of range"},
+        {"mempool data-room 1023", 8, "mempool: data-room 1023 out of range 1024..65535"},
+        {"mempool data-room 65536", 8, "mempool: data-room 65536 out of range 1024..65535"},
+        {"dataplane", 8, "dataplane: expected at least one of"},
+        {"dataplane burst 0", 8, "dataplane: burst 0 out of range 1..64"},
+        {"dataplane burst 65", 8, "dataplane: burst 65 out of range 1..64"},
+        {"dataplane burst 32 extra", 8, "dataplane: unknown keyword 'extra'"},
+        {"dataplane burst 32 burst 16", 8, "dataplane: 'burst' given twice"},
+        {"dataplane drain-us", 8, "dataplane: missing value for 'drain-us'"},
+        {"dataplane drain-us 100001", 8, "dataplane: drain-us 100001 out of range 0..100000"},
+        {"dataplane idle-sleep-us 100001", 8, "dataplane: idle-sleep-us 100001 out of range 0..100000"},
+        {"dataplane icmp-rate 1000001", 8, "dataplane: icmp-rate 1000001 out of range 0..1000000"},
+        {"dataplane icmp-rate 1e3", 8, "dataplane: icmp-rate '1e3' is not a number"},
+    });
+}
+
+TEST(ConfigErrorTest, PortDeclaration) {
+    expect_errors({
+        {"port", 8, "port: missing name"},
+        {"port Lan3 dev net_null3", 8, "port: invalid name 'Lan3'"},
+        {"port 3lan dev net_null3", 8, "port: invalid name '3lan'"},
+        {"port lan.3 dev net_null3", 8, "port: invalid name 'lan.3'"},
+        {"port abcdefghijklmnop dev net_null3", 8, "port: invalid name 'abcdefghijklmnop'"},
+        {"port lan3", 8, "port 'lan3': expected 'dev <devargs>' or 'address <ip>/<len>'"},
+        {"port lan3 device net_null3", 8, "port 'lan3': unknown keyword 'device'"},
+        {"port lan3 dev", 8, "port 'lan3': missing value for 'dev'"},
+        {"port lan3 dev eth0", 8, "port 'lan3': dev 'eth0' is neither a PCI address"},
+        {"port lan3 dev net_", 8, "is neither a PCI address"},
+        {"port lan3 dev net_null3/x", 8, "is neither a PCI address"},
+        {"port lan3 dev 0000:3b:00.8", 8, "is neither a PCI address"},
+        {"port lan3 dev 0000:3b:20.0", 8, "is neither a PCI address"},
+        {"port lan3 dev 000:3b:00.0", 8, "is neither a PCI address"},
+        {"port lan3 dev 3b:0.0", 8, "is neither a PCI address"},
+        {"port lan3 dev 0000:3g:00.0", 8, "is neither a PCI address"},
+        {"port lan dev net_null3", 8, "port 'lan': already declared at line 1"},
+        {"port lan3 dev net_null0,size=128", 8, "port 'lan3': device 'net_null0' is already used by port 'lan'"},
+        {"port lan3 dev 3b:00.1", 8, "device '3b:00.1' is already used by port 'wan'"},
+        {"port lan3 dev net_null3 rxq 0", 8, "port 'lan3': rxq 0 out of range 1..64"},
+        {"port lan3 dev net_null3 rxq 65", 8, "port 'lan3': rxq 65 out of range 1..64"},
+        {"port lan3 dev net_null3 rxq", 8, "port 'lan3': missing value for 'rxq'"},
+        {"port lan3 dev net_null3 rxq two", 8, "port 'lan3': rxq 'two' is not a number"},
+        {"port lan3 dev net_null3 rxq 2 rxq 3", 8, "port 'lan3': 'rxq' given twice"},
+        {"port lan3 dev net_null3 rx-desc 1000", 8, "port 'lan3': rx-desc 1000 is not a power of two (64..16384)"},
+        {"port lan3 dev net_null3 rx-desc 32", 8, "port 'lan3': rx-desc 32 out of range 64..16384"},
+        {"port lan3 dev net_null3 tx-desc 32768", 8, "port 'lan3': tx-desc 32768 out of range 64..16384"},
+        {"port lan3 dev net_null3 tx-desc 65537", 8, "port 'lan3': tx-desc 65537 out of range 64..16384"},
+        {"port lan3 dev net_null3 mtu 67", 8, "port 'lan3': mtu 67 out of range 68..9600"},
+        {"port lan3 dev net_null3 mtu 9601", 8, "port 'lan3': mtu 9601 out of range 68..9600"},
+        {"port lan3 dev net_null3 promisc yes", 8, "port 'lan3': promisc 'yes' must be 'on' or 'off'"},
+        {"port lan3 dev net_null3 mac 02:00:00:00:00", 8, "port 'lan3': invalid mac '02:00:00:00:00'"},
+        {"port lan3 dev net_null3 mac 01:00:5e:00:00:01", 8, "port 'lan3': mac 01:00:5e:00:00:01 is not a unicast"},
+        {"port lan3 dev net_null3 mac 00:00:00:00:00:00", 8, "is not a unicast"},
+        {"port lan3 dev net_null3 speed 10g", 8, "port 'lan3': unknown keyword 'speed'"},
+        {"port lan3 dev net_null3 net_null4", 8, "port 'lan3': unknown keyword 'net_null4'"},
+    });
+}
+
+TEST(ConfigErrorTest, TooManyPorts) {
+    std::string text;
+    for (unsigned i = 0; i <= kMaxPorts; ++i) {
+        text += "port p" + std::to_string(i) + " dev net_null" + std::to_string(i) + "\n";
+    }
+    text += "worker 1\n";
+    EXPECT_EQ(must_fail(text), "gw.conf:33: port 'p32': too many ports (at most 32)");
+}
+
+TEST(ConfigErrorTest, PortAddress) {
+    expect_errors({
+        {"port dmz address 10.5.0.1/24", 8, "unknown port 'dmz'"},
+        {"port lan3 address 10.5.0.1/24\nport lan3 dev net_null3", 1, "unknown port 'lan3'", false},
+        {"port lan address", 8, "port 'lan': missing value for 'address'"},
+        {"port lan address 10.5.0.1", 8, "port 'lan': address '10.5.0.1' needs a prefix length"},
+        {"port lan address 10.5.0.300/24", 8, "port 'lan': invalid address '10.5.0.300/24'"},
+        {"port lan address 10.5.0.1/33", 8, "port 'lan': invalid address '10.5.0.1/33'"},
+        {"port lan address 2001:db8:5::1/129", 8, "invalid address"},
+        {"port lan address 10.5.0.1/0", 8, "prefix length 0"},
+        {"port lan address 10.5.0.0/24", 8, "port 'lan': address 10.5.0.0/24 is the network address"},
+        {"port lan address 10.5.0.255/24", 8, "port 'lan': address 10.5.0.255/24 is the broadcast address"},
+        {"port lan address 0.0.0.0/8", 8, "is the unspecified address"},
+        {"port lan address 224.0.0.1/24", 8, "is a multicast address"},
+        {"port lan address 127.0.0.1/8", 8, "is a loopback address"},
+        {"port lan address ::/64", 8, "is the unspecified address"},
+        {"port lan address ::1/128", 8, "is the loopback address"},
+        {"port lan address ff02::1/64", 8, "is a multicast address"},
+        {"port lan address 10.0.0.1/24", 8, "port 'lan': address 10.0.0.1 is already assigned to port 'lan'"},
+        {"port lan address 192.0.2.1/16", 8, "address 192.0.2.1 is already assigned to port 'wan'"},
+        {"port lan address 2001:DB8:0::1/48", 8, "address 2001:db8::1 is already assigned to port 'wan'"},
+        {"port lan address 10.5.0.1/24 10.6.0.1/24", 8, "port 'lan': unexpected token '10.6.0.1/24'"},
+    });
+}
+
+TEST(ConfigErrorTest, Workers) {
+    expect_errors({
+        {"worker", 8, "worker: missing lcore"},
+        {"worker two", 8, "worker: lcore 'two' is not a number"},
+        {"worker 128", 8, "worker: lcore 128 out of range 0..127"},
+        {"worker 0", 8, "worker 0: lcore 0 is the eal main-lcore"},
+        {"worker 1", 8, "worker 1: already declared at line 6"},
+        {"worker 2 lan:0", 8, "worker 2: unknown keyword 'lan:0'"},
+        {"worker 2 poll", 8, "worker 2: missing value for 'poll'"},
+        {"worker 2 poll lan", 8, "worker 2: expected <port>:<queue>, got 'lan'"},
+        {"worker 2 poll dmz:0", 8, "worker 2: unknown port 'dmz'"},
+        {"worker 2 poll :0", 8, "worker 2: unknown port ''"},
+        {"worker 2 poll lan:2", 8, "worker 2: port 'lan' queue 2 out of range 0..1"},
+        {"worker 2 poll wan:1", 8, "worker 2: port 'wan' queue 1 out of range 0..0"},
+        {"worker 2 poll lan:x", 8, "worker 2: port 'lan' queue 'x' is not a number"},
+        {"worker 2 poll lan:", 8, "worker 2: port 'lan' queue '' is not a number"},
+        {"worker 2 poll lan:0 lan:0", 8, "worker 2: rx queue lan:0 is listed twice"},
+        {"worker 2 poll lan:1 poll wan:0", 8, "worker 2: expected <port>:<queue>, got 'poll'"},
+        {"worker 1 poll lan:0\nworker 2 poll lan:1 lan:0\nport lan dev net_null0 rxq 2", 1, "unknown port 'lan'",
+         false},
+        {"port lan dev net_null0 rxq 2\nworker 1 poll lan:0\nworker 2 poll lan:1 lan:0", 3,
+         "rx queue lan:0 is already polled by worker 1 (line 2)", false},
+        {"eal main-lcore 2\nworker 2", 2, "worker 2: lcore 2 is the eal main-lcore", false},
+        {"# no workers\nport lan dev net_null0\nport wan dev net_null1\n", 2, "no worker lcore declared", false},
+    });
+}
+
+TEST(ConfigErrorTest, Routes) {
+    expect_errors({
+        {"route", 8, "route: missing prefix"},
+        {"route 10.5.0.0 via 10.0.0.9", 8, "route: invalid prefix '10.5.0.0'"},
+        {"route default via 10.0.0.9", 8, "route: invalid prefix 'default'"},
+        {"route 10.5.0.1/16 via 10.0.0.9", 8, "route 10.5.0.1/16: host bits set, did you mean 10.5.0.0/16?"},
+        {"route 2001:db8:5::1/48 via 2001:db8::9", 8, "host bits set, did you mean 2001:db8:5::/48?"},
+        {"route 10.5.0.0/16", 8, "route 10.5.0.0/16: expected 'via <ip>', 'port <name>' or 'blackhole'"},
+        {"route 10.5.0.0/16 via", 8, "route 10.5.0.0/16: missing value for 'via'"},
+        {"route 10.5.0.0/16 port", 8, "route 10.5.0.0/16: missing value for 'port'"},
+        {"route 10.5.0.0/16 via 10.0.0.300", 8, "route 10.5.0.0/16: invalid via '10.0.0.300'"},
+        {"route 10.5.0.0/16 via 10.0.0.9 via 10.0.0.8", 8, "'via' given twice"},
+        {"route 10.5.0.0/16 port lan port wan", 8, "'port' given twice"},
+        {"route 10.5.0.0/16 blackhole blackhole", 8, "'blackhole' given twice"},
+        {"route 10.5.0.0/16 via 10.0.0.9 metric 5", 8, "route 10.5.0.0/16: unknown keyword 'metric'"},
+        {"route 10.5.0.0/16 blackhole port lan", 8, "a blackhole route takes no via or port"},
+        {"route 10.5.0.0/16 via 10.0.0.9 blackhole", 8, "a blackhole route takes no via or port"},
+        {"route 10.5.0.0/16 via 2001:db8::9", 8, "via 2001:db8::9 is IPv6 but the prefix is IPv4"},
+        {"route 2001:db8:5::/48 via 10.0.0.9", 8, "via 10.0.0.9 is IPv4 but the prefix is IPv6"},
+        {"route 10.5.0.0/16 via 172.16.0.1", 8, "no port has a subnet containing via 172.16.0.1"},
+        {"route 2001:db8:5::/48 via 2001:db8:1::9", 8, "no port has a subnet containing via 2001:db8:1::9"},
+        {"route 10.5.0.0/16 via 192.0.2.9 port lan", 8, "via 192.0.2.9 is not inside a subnet of port 'lan'"},
+        {"route 10.5.0.0/16 via 10.0.0.1", 8, "via 10.0.0.1 is our own address on port 'lan'"},
+        {"route 10.5.0.0/16 via 224.0.0.9", 8, "via 224.0.0.9 is a multicast address"},
+        {"route 2001:db8:5::/48 via fe80::1", 8, "is link-local; name the port"},
+        {"route 10.5.0.0/16 port dmz", 8, "route 10.5.0.0/16: unknown port 'dmz'"},
+        {"route 10.5.0.0/16 port dmz\nport dmz dev net_null3", 8, "unknown port 'dmz'"},
+        {"route 10.9.0.0/16 blackhole", 8, "route 10.9.0.0/16: already declared at line 7"},
+        {"route 2001:db8:5::/48 port wan\nroute 2001:DB8:5:0::/48 blackhole", 9, "already declared at line 8"},
+        {"port a dev net_null0\nport a address 10.0.0.1/24\nport b dev net_null1\nport b address 10.0.0.2/24\n"
+         "worker 1\nroute 10.5.0.0/16 via 10.0.0.9",
+         6, "via 10.0.0.9 is on-link on more than one port", false},
+    });
+}
+
+TEST(ConfigErrorTest, Neighbors) {
+    expect_errors({
+        {"neighbor", 8, "neighbor: expected '<port> <ip> <mac>'"},
+        {"neighbor lan 10.0.0.9", 8, "neighbor: expected '<port> <ip> <mac>'"},
+        {"neighbor dmz 10.0.0.9 02:00:00:00:00:09", 8, "neighbor: unknown port 'dmz'"},
+        {"neighbor lan 10.0.0.x 02:00:00:00:00:09", 8, "neighbor lan: invalid address '10.0.0.x'"},
+        {"neighbor lan 10.0.0.9 02:00:00:00:00", 8, "neighbor lan 10.0.0.9: invalid mac '02:00:00:00:00'"},
+        {"neighbor lan 10.0.0.9 01:00:5e:00:00:09", 8, "neighbor lan 10.0.0.9: mac 01:00:5e:00:00:09 is multicast"},
+        {"neighbor lan 10.0.0.9 ff:ff:ff:ff:ff:ff", 8, "is multicast"},
+        {"neighbor lan 10.0.0.9 00:00:00:00:00:00", 8, "neighbor lan 10.0.0.9: mac 00:00:00:00:00:00 is zero"},
+        {"neighbor lan 10.0.0.9 02:00:00:00:00:09 static", 8, "neighbor lan 10.0.0.9: unexpected token 'static'"},
+        {"neighbor lan 192.0.2.9 02:00:00:00:00:09", 8, "address is not inside a subnet of port 'lan'"},
+        {"neighbor lan 10.0.0.1 02:00:00:00:00:09", 8, "address is our own address on port 'lan'"},
+        {"neighbor lan 224.0.0.9 02:00:00:00:00:09", 8, "address is a multicast address"},
+        {"neighbor wan 2001:db8::9 02:00:00:00:00:09\nneighbor wan 2001:db8:0::9 02:00:00:00:00:0a", 9,
+         "neighbor wan 2001:db8::9: already declared at line 8"},
+        {"neighbor lan 10.0.0.9 02:00:00:00:00:09\nneighbor lan 10.0.0.9 02:00:00:00:00:09", 9,
+         "already declared at line 8"},
+    });
+}
+
+TEST(ConfigTest, SameNeighborAddressOnTwoPortsIsAllowed) {
+    const Config c = must_parse(std::string(kBase) +
+                                "neighbor lan fe80::9 02:00:00:00:00:09\n"
+                                "neighbor wan fe80::9 02:00:00:00:00:0a\n");
+    EXPECT_EQ(c.neighbors.size(), 2u);
+}
+
+TEST(ConfigRoundTripTest, FullConfig) {
+    const Config c = must_parse(kFull);
+    const std::string text = format_config(c);
+    const Config again = must_parse(text);
+    EXPECT_EQ(without_lines(again), without_lines(c)) << text;
+    EXPECT_EQ(format_config(again), text);
+}
+
+TEST(ConfigRoundTripTest, DefaultsFormatToNothing) {
+    EXPECT_EQ(format_config(Config{}), "");
+    EXPECT_EQ(must_parse(format_config(Config{})), Config{});
+}
+
+TEST(ConfigRoundTripTest, BuiltInCode) {
+    Config c;
+    c.eal.main_lcore = 5;
+    c.eal.extra_args = {"--no-pci", "--vdev=net_null0"};
+    c.mempool.mbufs = 4096;
+    c.dataplane.idle_sleep_us = 7;
+    PortConfig p;
+    p.name = "p0";
+    p.devargs = "net_null0";
+    p.rx_queues = 3;
+    p.promiscuous = false;
+    p.mac = mac("02:aa:bb:cc:dd:ee");
+    p.addresses = {{ip("198.18.0.1"), 15}, {ip("2001:db8::1"), 127}};
+    c.ports.push_back(p);
+    WorkerConfig w;
+    w.lcore = 6;
+    w.rx_queues = {{0, 2}, {0, 0}, {0, 1}};
+    c.workers.push_back(w);
+    RouteConfig r;
+    r.prefix = prefix("0.0.0.0/0");
+    r.via = ip("198.18.0.2");
+    c.routes.push_back(r);
+    NeighborConfig n;
+    n.addr = ip("2001:db8::");  // the other end of the /127
+    n.mac = mac("02:00:00:00:00:01");
+    c.neighbors.push_back(n);
+
+    const std::string text = format_config(c);
+    EXPECT_EQ(text,
+              "eal main-lcore 5\n"
+              "eal arg --no-pci\n"
+              "eal arg --vdev=net_null0\n"
+              "mempool mbufs 4096 cache 256 data-room 2176\n"
+              "dataplane burst 32 drain-us 100 idle-sleep-us 7 icmp-rate 1000\n"
+              "port p0 dev net_null0 rxq 3 promisc off mac 02:aa:bb:cc:dd:ee\n"
+              "port p0 address 198.18.0.1/15\n"
+              "port p0 address 2001:db8::1/127\n"
+              "worker 6 poll p0:2 p0:0 p0:1\n"
+              "route 0.0.0.0/0 via 198.18.0.2 port p0\n"
+              "neighbor p0 2001:db8:: 02:00:00:00:00:01\n");
+    EXPECT_EQ(without_lines(must_parse(text)), c);
+}
+
+class TempFile {
+public:
+    explicit TempFile(std::string_view name, std::string_view text)
+        : path_(std::filesystem::path(::testing::TempDir()) / name) {
+        std::FILE* f = std::fopen(path_.c_str(), "wb");
+        EXPECT_NE(f, nullptr);
+        if (f != nullptr) {
+            std::fwrite(text.data(), 1, text.size(), f);
+            std::fclose(f);
+        }
+    }
+    ~TempFile() {
+        std::error_code ec;
+        std::filesystem::remove(path_, ec);
+    }
+    TempFile(const TempFile&) = delete;
+    TempFile& operator=(const TempFile&) = delete;
+    [[nodiscard]] const std::filesystem::path& path() const { return path_; }
+
+private:
+    std::filesystem::path path_;
+};
+
+TEST(LoadConfigTest, ReadsFileAndNamesItInErrors) {
+    const TempFile good("config_test_good.conf", kFull);
+    auto c = load_config(good.path());
+    ASSERT_TRUE(c) << c.error().message;
+    EXPECT_EQ(*c, must_parse(kFull));
+
+    const TempFile bad("config_test_bad.conf", "eal no-huge\nport lan dev net_null0 rxq 0\n");
+    auto e = load_config(bad.path());
+    ASSERT_FALSE(e);
+    EXPECT_EQ(e.error().message, bad.path().string() + ":2: port 'lan': rxq 0 out of range 1..64");
+}
+
+TEST(LoadConfigTest, UnreadableFile) {
+    const auto missing = std::filesystem::path(::testing::TempDir()) / "config_test_missing.conf";
+    auto e = load_config(missing);
+    ASSERT_FALSE(e);
+    EXPECT_EQ(e.error().message, "cannot read config '" + missing.string() + "': No such file or directory");
+    EXPECT_EQ(e.error().code, ENOENT);
+
+    auto dir = load_config(::testing::TempDir());
+    ASSERT_FALSE(dir);
+    EXPECT_NE(dir.error().message.find("cannot read config"), std::string::npos) << dir.error().message;
+    EXPECT_NE(dir.error().message.find("Is a directory"), std::string::npos) << dir.error().message;
+}
+
+}  // namespace
+}  // namespace gw::cp
