@@ -87,14 +87,4 @@ Result<std::unique_ptr<Fib>> Fib::build(const cp::Config& config, int socket_id)
     return fib;
 }
 
-uint32_t Fib::lookup4(uint32_t dst_host) const noexcept {
-    uint32_t nh = 0;
-    return rte_lpm_lookup(lpm4_, dst_host, &nh) == 0 ? nh : kNoRoute;
-}
-
-uint32_t Fib::lookup6(const uint8_t* dst) const noexcept {
-    uint32_t nh = 0;
-    return rte_lpm6_lookup(lpm6_, dst, &nh) == 0 ? nh : kNoRoute;
-}
-
 }  // namespace gw::dp

@@ -11,13 +11,12 @@
 #include <vector>
 
 #include <rte_ether.h>
+#include <rte_lpm.h>
+#include <rte_lpm6.h>
 
 #include "common/error.h"
 #include "common/net.h"
 #include "controlplane/config.h"
-
-struct rte_lpm;
-struct rte_lpm6;
 
 namespace gw::dp {
 
@@ -59,8 +58,14 @@ public:
     [[nodiscard]] static Result<std::unique_ptr<Fib>> build(const cp::Config& config, int socket_id);
 
     // Returns a next-hop index or kNoRoute. Safe from any lcore.
-    [[nodiscard]] uint32_t lookup4(uint32_t dst_host) const noexcept;
-    [[nodiscard]] uint32_t lookup6(const uint8_t* dst) const noexcept;
+    [[nodiscard]] uint32_t lookup4(uint32_t dst_host) const noexcept {
+        uint32_t nh = 0;
+        return rte_lpm_lookup(lpm4_, dst_host, &nh) == 0 ? nh : kNoRoute;
+    }
+    [[nodiscard]] uint32_t lookup6(const uint8_t* dst) const noexcept {
+        uint32_t nh = 0;
+        return rte_lpm6_lookup(lpm6_, dst, &nh) == 0 ? nh : kNoRoute;
+    }
     [[nodiscard]] const NextHop& next_hop(uint32_t index) const noexcept { return next_hops_[index]; }
     [[nodiscard]] std::size_t size() const noexcept { return next_hops_.size(); }
 

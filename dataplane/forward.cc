@@ -64,8 +64,34 @@ inline void tx_enqueue(LcoreContext& ctx, uint16_t port, rte_mbuf* m) noexcept {
 
 // Rewrites L2 for the next hop and queues the packet, or punts it for
 // neighbor resolution. `key` identifies the next hop on egress port `port`.
-inline void send_to_neighbor(LcoreContext& ctx, rte_mbuf* m, uint16_t port, const NeighborKey& key) noexcept {
-    const NeighborEntry* e = ctx.tables->neighbors->lookup(key);
+inline uint32_t cache_index(uint64_t lo, uint64_t hi, uint32_t meta) noexcept {
+    static_assert(NeighborCache::kSlots == 256, "the hash yields 8 bits");
+    const uint64_t x = lo ^ (hi >> 17) ^ hi ^ meta;
+    return static_cast<uint32_t>(((x ^ (x >> 32)) * 0x9e3779b97f4a7c15ull) >> 56);
+}
+
+// Looks the next hop up in the lcore's cache, then in the shared table;
+// rewrites L2 and queues the packet, or punts it for resolution.
+inline void send_to_neighbor(LcoreContext& ctx, rte_mbuf* m, uint16_t port, uint64_t lo, uint64_t hi,
+                             uint8_t family) noexcept {
+    const uint32_t meta = port | uint32_t{family} << 16;
+    auto& slot = ctx.neighbor_cache.slots[cache_index(lo, hi, meta)];
+    const NeighborEntry* e = slot.entry;
+    if (slot.meta != meta || slot.lo != lo || slot.hi != hi) [[unlikely]] {
+        NeighborKey key;
+        if (family == 4) {
+            key = neighbor_key4(port, static_cast<uint32_t>(lo));
+        } else {
+            std::memcpy(key.addr.data(), &lo, 8);
+            std::memcpy(key.addr.data() + 8, &hi, 8);
+            key.port = port;
+            key.family = 6;
+        }
+        e = ctx.tables->neighbors->lookup(key);
+        if (e != nullptr) {
+            slot = NeighborCache::Slot{.lo = lo, .hi = hi, .meta = meta, .entry = e};
+        }
+    }
     auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
     if (e == nullptr || !e->resolved(&eth->dst_addr)) [[unlikely]] {
         punt(ctx, m, PuntKind::resolve);
@@ -77,12 +103,16 @@ inline void send_to_neighbor(LcoreContext& ctx, rte_mbuf* m, uint16_t port, cons
 
 inline void send4(LcoreContext& ctx, rte_mbuf* m, const NextHop& nh, uint32_t dst_host) noexcept {
     const uint32_t next = nh.kind == NextHopKind::via ? nh.gw4_host : dst_host;
-    send_to_neighbor(ctx, m, nh.port, neighbor_key4(nh.port, next));
+    send_to_neighbor(ctx, m, nh.port, next, 0, 4);
 }
 
 inline void send6(LcoreContext& ctx, rte_mbuf* m, const NextHop& nh, const uint8_t* dst) noexcept {
     const uint8_t* next = nh.kind == NextHopKind::via ? nh.gw6.data() : dst;
-    send_to_neighbor(ctx, m, nh.port, neighbor_key6(nh.port, next));
+    uint64_t lo;
+    uint64_t hi;
+    std::memcpy(&lo, next, 8);
+    std::memcpy(&hi, next + 8, 8);
+    send_to_neighbor(ctx, m, nh.port, lo, hi, 6);
 }
 
 // Sends an ICMP error about `m` (whose L3 header starts at `l3_off`) when the
@@ -150,7 +180,7 @@ void forward4(LcoreContext& ctx, rte_mbuf* m, uint16_t in_port) noexcept {
     }
     const uint64_t cksum_flags = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
     if (cksum_flags == RTE_MBUF_F_RX_IP_CKSUM_BAD ||
-        (cksum_flags != RTE_MBUF_F_RX_IP_CKSUM_GOOD && rte_raw_cksum(ip, ihl) != 0xffff)) [[unlikely]] {
+        (cksum_flags != RTE_MBUF_F_RX_IP_CKSUM_GOOD && !ip4_header_checksum_ok(ip, ihl))) [[unlikely]] {
         drop(ctx, m, DropReason::ip4_bad_checksum);
         return;
     }
@@ -202,11 +232,7 @@ void forward4(LcoreContext& ctx, rte_mbuf* m, uint16_t in_port) noexcept {
         drop(ctx, m, DropReason::mtu_exceeded);
         return;
     }
-    // TTL is the high byte of the (TTL, protocol) word covered by the checksum.
-    const uint16_t old_word = *reinterpret_cast<const uint16_t*>(&ip->time_to_live);
-    --ip->time_to_live;
-    ip->hdr_checksum =
-        csum_replace16(ip->hdr_checksum, old_word, *reinterpret_cast<const uint16_t*>(&ip->time_to_live));
+    ip4_decrement_ttl(&ip->time_to_live, &ip->hdr_checksum);
     send4(ctx, m, nh, dst);
 }
 
