@@ -146,9 +146,13 @@ Result<std::unique_ptr<Dataplane>> Dataplane::create(const cp::Config& config) {
         if (!pool) {
             return std::unexpected(pool.error());
         }
+        const uint64_t in_use_before = dp->mbufs_in_use();
         auto q = configure_port(port_ids[p], pc, tx_wanted, *pool);
         if (!q) {
             return std::unexpected(q.error());
+        }
+        if (device_name(pc.devargs).starts_with("net_af_xdp")) {
+            dp->retained_by_drivers_ += dp->mbufs_in_use() - in_use_before;
         }
         dp->started_ports_.push_back(port_ids[p]);
         granted.push_back(*q);

@@ -60,8 +60,17 @@ public:
     [[nodiscard]] std::vector<LcoreStats> lcore_stats() const;
     // Live port counters; after stop(), those read just before the ports closed.
     [[nodiscard]] std::vector<PortStats> port_stats() const;
-    // Mbufs not back in their pools (all pools). After stop() this must be 0.
+    // Mbufs not back in their pools (all pools).
     [[nodiscard]] uint64_t mbufs_in_use() const;
+    // Mbufs a driver keeps by design after its port closed: net_af_xdp leaves
+    // its fill ring's mbufs in the UMEM it carved from our pool. Measured
+    // when each such port started.
+    [[nodiscard]] uint64_t mbufs_retained_by_drivers() const noexcept { return retained_by_drivers_; }
+    // After stop(): mbufs lost by the gateway itself. Must be 0.
+    [[nodiscard]] uint64_t mbufs_leaked() const {
+        const uint64_t in_use = mbufs_in_use();
+        return in_use > retained_by_drivers_ ? in_use - retained_by_drivers_ : 0;
+    }
     [[nodiscard]] const Tables& tables() const noexcept { return tables_; }
     [[nodiscard]] std::vector<std::unique_ptr<Worker>>& workers() noexcept { return workers_; }
     [[nodiscard]] SlowPath& slow_path() noexcept { return *slow_path_; }
@@ -80,6 +89,7 @@ private:
     std::unique_ptr<LcoreContext> control_ctx_;
     std::unique_ptr<SlowPath> slow_path_;
     std::atomic<bool> stop_{false};
+    uint64_t retained_by_drivers_ = 0;
     bool launched_ = false;
     bool stopped_ = false;
 };

@@ -102,8 +102,8 @@ int run_gateway(const Options& opt) {
                     gw::log::error("cannot write stats to '{}'", opt.stats_json);
                 }
             }
-            if (report.mbufs_in_use != 0 && code == kExitOk) {
-                code = fail(kExitLeak, std::to_string(report.mbufs_in_use) + " mbufs not returned to their pools");
+            if (report.mbufs_leaked != 0 && code == kExitOk) {
+                code = fail(kExitLeak, std::to_string(report.mbufs_leaked) + " mbufs not returned to their pools");
             }
         }
     }

@@ -8,7 +8,9 @@ namespace gw {
 Report collect_report(const dp::Dataplane& dataplane) {
     return Report{.lcores = dataplane.lcore_stats(),
                   .ports = dataplane.port_stats(),
-                  .mbufs_in_use = dataplane.mbufs_in_use()};
+                  .mbufs_in_use = dataplane.mbufs_in_use(),
+                  .mbufs_retained_by_drivers = dataplane.mbufs_retained_by_drivers(),
+                  .mbufs_leaked = dataplane.mbufs_leaked()};
 }
 
 std::string format_report_text(const Report& r) {
@@ -41,7 +43,8 @@ std::string format_report_text(const Report& r) {
     if (!any) {
         out += "(none)\n";
     }
-    out += fmt::format("\nmbufs in use: {}\n", r.mbufs_in_use);
+    out += fmt::format("\nmbufs in use: {} (held by drivers by design: {}), leaked: {}\n", r.mbufs_in_use,
+                       r.mbufs_retained_by_drivers, r.mbufs_leaked);
     return out;
 }
 
@@ -89,6 +92,8 @@ std::string format_report_json(const Report& r) {
                               {"rx_nombuf", p.rx_nombuf}});
     }
     j["mbufs_in_use"] = r.mbufs_in_use;
+    j["mbufs_retained_by_drivers"] = r.mbufs_retained_by_drivers;
+    j["mbufs_leaked"] = r.mbufs_leaked;
     return j.dump(2) + "\n";
 }
 

@@ -11,6 +11,8 @@ struct Report {
     std::vector<dp::LcoreStats> lcores;
     std::vector<dp::PortStats> ports;
     uint64_t mbufs_in_use = 0;
+    uint64_t mbufs_retained_by_drivers = 0;
+    uint64_t mbufs_leaked = 0;
 };
 
 [[nodiscard]] Report collect_report(const dp::Dataplane& dataplane);

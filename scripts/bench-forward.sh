@@ -127,7 +127,7 @@ line() { report+="$1"$'\n'; echo "$1"; }
 line "# Forwarding benchmark ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs))"
 line "command: scripts/bench-forward.sh --duration $duration --rounds $rounds --sizes \"$sizes\""
 line ""
-line "| frame | testpmd io-fwd (Mpps) | gatewayd (Mpps) | ratio | gatewayd drops | mbufs in use at exit |"
+line "| frame | testpmd io-fwd (Mpps) | gatewayd (Mpps) | ratio | gatewayd drops | mbufs leaked |"
 line "|---:|---:|---:|---:|---:|---:|"
 details=""
 for size in $sizes; do
@@ -137,7 +137,7 @@ for size in $sizes; do
         g=$(run_gatewayd_dut "$size")
         ceilings+="$c "; gws+="$g "
         d=$(/usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(sum(d["drops"].values()))' "$work/gw.json" 2>/dev/null || echo 0)
-        u=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["mbufs_in_use"])' "$work/gw.json" 2>/dev/null || echo 1)
+        u=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["mbufs_leaked"])' "$work/gw.json" 2>/dev/null || echo 1)
         drops_all=$((drops_all + d)); inuse_all=$((inuse_all + u))
         details+="- ${size} B round $r: testpmd $(mpps "$c") Mpps, gatewayd $(mpps "$g") Mpps"$'\n'
     done

@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+# The one-command demo on a fresh Debian 12 machine: installs dependencies, prepares
+# the host, builds, starts gatewayd between a LAN and a WAN network namespace
+# (gwdemo-lan, gwdemo-gw, gwdemo-wan) and shows it routing: pings (v4, v6, the gateway
+# itself), a 5 s iperf3 TCP run, ICMP time exceeded, then the final counters and a
+# PASS/FAIL summary. Cleans up everything it started, also on failure or Ctrl-C.
+#
+# usage: sudo scripts/demo.sh [--xdp] [--skip-deps] [--no-build] [--log-level LEVEL] [--hugepages N]
+#   --xdp         AF_XDP ports (copy mode, the only mode veth has) instead of AF_PACKET
+#   --skip-deps   do not run scripts/install-deps.sh
+#   --no-build    do not build; use build/gateway/gatewayd (or $GATEWAYD) as it is
+#   --log-level   gatewayd log level: error|warn|info|debug (default info)
+#   --hugepages   2 MiB hugepages setup-host.sh ensures (default 512)
+# Exit status 0 only if every step passed.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+prefix=gwdemo
+file_prefix=gwdemo
+ports=packet
+skip_deps=0
+do_build=1
+log_level=info
+hugepages=512
+
+usage() {
+    sed -n '8,14p' "$0" | sed 's/^# \{0,1\}//' >&2
+    exit "${1:-2}"
+}
+
+while (($#)); do
+    case $1 in
+        --xdp) ports=xdp; shift ;;
+        --skip-deps) skip_deps=1; shift ;;
+        --no-build) do_build=0; shift ;;
+        --log-level)
+            [[ $# -ge 2 ]] || usage
+            log_level=$2
+            shift 2
+            ;;
+        --hugepages)
+            [[ $# -ge 2 ]] || usage
+            hugepages=$2
+            shift 2
+            ;;
+        -h | --help) usage 0 ;;
+        *) echo "demo: unknown argument: $1" >&2; usage ;;
+    esac
+done
+case $log_level in
+    error | warn | info | debug) ;;
+    *) echo "demo: --log-level must be error, warn, info or debug" >&2; exit 2 ;;
+esac
+
+if [[ $(id -u) -ne 0 ]]; then
+    echo "demo: must run as root (packages, hugepages, network namespaces); try: sudo $0" >&2
+    exit 1
+fi
+
+cd "$repo"
+# shellcheck source-path=SCRIPTDIR source=lib/netns.sh
+source "$repo/scripts/lib/netns.sh"
+
+gatewayd=${GATEWAYD:-$repo/build/gateway/gatewayd}
+workdir=$(mktemp -d /tmp/gwdemo.XXXXXX) # mode 0700
+cfg="$workdir/gatewayd.conf"
+out="$workdir/gatewayd.stdout"
+err="$workdir/gatewayd.stderr"
+stats="$workdir/stats.json"
+
+step_names=()
+step_results=()
+iperf_mbps=""
+testbed_made=0
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    if [[ -n $GW_PID ]]; then
+        gw_stop 10 >/dev/null 2>&1 || true
+    fi
+    if ((testbed_made)); then
+        testbed_down "$prefix"
+    fi
+    gw_cleanup_hugepages "$file_prefix"
+    rm -rf "$workdir"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'echo "demo: interrupted" >&2; exit 130' INT
+trap 'echo "demo: terminated" >&2; exit 143' TERM
+
+banner() { printf '\n==> %s\n' "$*"; }
+record() {
+    step_names+=("$1")
+    step_results+=("$2")
+    printf -- '--- %s: %s\n' "$2" "$1"
+}
+# step NAME CMD...: runs CMD with its output shown, records PASS or FAIL.
+step() {
+    local name=$1
+    shift
+    banner "$name"
+    if "$@"; then
+        record "$name" PASS
+    else
+        record "$name" FAIL
+        return 1
+    fi
+}
+
+summary() {
+    local i failed=0
+    printf '\n==================== gwdemo summary (%s ports) ====================\n' "$ports"
+    for i in "${!step_names[@]}"; do
+        printf '  %-4s  %s\n' "${step_results[$i]}" "${step_names[$i]}"
+        [[ ${step_results[$i]} == PASS ]] || failed=$((failed + 1))
+    done
+    if [[ -n $iperf_mbps ]]; then
+        printf '  iperf3 TCP lan -> wan throughput: %s Mbit/s\n' "$iperf_mbps"
+    fi
+    if ((failed == 0)); then
+        printf '  RESULT: PASS (%d steps)\n' "${#step_names[@]}"
+    else
+        printf '  RESULT: FAIL (%d of %d steps failed)\n' "$failed" "${#step_names[@]}"
+    fi
+    return "$failed"
+}
+
+# abort_rest REASON: a prerequisite failed; the remaining traffic steps cannot run.
+abort_rest() {
+    echo "demo: $1; skipping the remaining steps" >&2
+    summary || true
+    exit 1
+}
+
+# --- preparation ---------------------------------------------------------------------
+# (runs as an `if` condition, where set -e is off: every command checks itself)
+build() {
+    if [[ ! -f build/build.ninja ]]; then
+        meson setup build || return 1
+    fi
+    ninja -C build || return 1
+    [[ -x $gatewayd ]] || { echo "demo: build did not produce $gatewayd" >&2; return 1; }
+}
+
+if ((skip_deps == 0)); then
+    step "install dependencies (scripts/install-deps.sh)" "$repo/scripts/install-deps.sh" ||
+        abort_rest "dependency installation failed"
+fi
+step "prepare host (scripts/setup-host.sh)" "$repo/scripts/setup-host.sh" --hugepages "$hugepages" ||
+    abort_rest "host preparation failed"
+if ((do_build)); then
+    step "build (meson + ninja)" build || abort_rest "build failed"
+elif [[ ! -x $gatewayd ]]; then
+    record "gatewayd binary present" FAIL
+    abort_rest "$gatewayd missing (drop --no-build)"
+fi
+
+banner "testbed $prefix-{lan,gw,wan}"
+testbed_down "$prefix" # a stale testbed from an interrupted run
+testbed_made=1
+if testbed_up "$prefix"; then
+    record "testbed up" PASS
+else
+    record "testbed up" FAIL
+    abort_rest "could not build the testbed"
+fi
+
+banner "start gatewayd ($ports ports)"
+(umask 077 && testbed_gw_config "$file_prefix" "$ports" >"$cfg") # mode 0600
+sed 's/^/    /' "$cfg"
+gw_start "$prefix" "$out" "$err" "$gatewayd" --config "$cfg" --log-level "$log_level" --stats-json "$stats"
+if gw_wait_ready "$err" 30; then
+    record "gatewayd ready" PASS
+else
+    record "gatewayd ready" FAIL
+    abort_rest "gatewayd did not come up"
+fi
+
+# --- traffic -------------------------------------------------------------------------
+lan() { testbed_exec "$prefix" lan "$@"; }
+
+step "ping IPv4 lan -> wan ($TB_WAN_HOST4)" lan timeout 20 ping -c 5 -i 0.2 -W 2 "$TB_WAN_HOST4" || true
+step "ping IPv6 lan -> wan ($TB_WAN_HOST6)" lan timeout 20 ping -6 -c 5 -i 0.2 -W 2 "$TB_WAN_HOST6" || true
+step "ping the gateway ($TB_LAN_GW4)" lan timeout 20 ping -c 5 -i 0.2 -W 2 "$TB_LAN_GW4" || true
+
+iperf_step() {
+    local mbps
+    mbps=$(testbed_iperf "$prefix" 5) || return 1
+    iperf_mbps=$mbps
+    echo "iperf3: $mbps Mbit/s received"
+}
+step "iperf3 TCP lan -> wan, 5 s" iperf_step || true
+
+ttl_step() {
+    local text
+    text=$(lan timeout 10 ping -c 1 -t 1 -W 2 "$TB_WAN_HOST4" 2>&1 || true)
+    echo "$text"
+    grep -q "From $TB_LAN_GW4 .*Time to live exceeded" <<<"$text"
+}
+step "ping -t 1 $TB_WAN_HOST4: time exceeded from $TB_LAN_GW4" ttl_step || true
+
+# --- shutdown ------------------------------------------------------------------------
+banner "stop gatewayd"
+if gw_stop 15 && [[ $GW_RC == 0 ]]; then
+    record "gatewayd clean shutdown" PASS
+else
+    record "gatewayd clean shutdown (exit status $GW_RC)" FAIL
+fi
+banner "gatewayd final counters"
+cat "$out" 2>/dev/null || true
+if [[ -s $stats ]] && command -v jq >/dev/null 2>&1; then
+    printf 'stats-json: drops %s, mbufs_leaked %s\n' "$(jq -c '.drops // {}' "$stats")" "$(jq -r '.mbufs_leaked // "?"' "$stats")"
+fi
+
+summary || exit 1
