@@ -7,6 +7,8 @@
 
 #include "controlplane/config.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <bit>
 #include <cerrno>
@@ -18,6 +20,7 @@
 #include <utility>
 
 #include <fmt/core.h>
+#include <fmt/format.h>
 
 namespace gw::cp {
 namespace {
@@ -36,6 +39,7 @@ constexpr uint32_t kMaxDelayUs = 100'000;
 constexpr uint32_t kMaxIcmpRatePps = 1'000'000;
 constexpr uint16_t kMinDesc = 64;
 constexpr uint16_t kMaxDesc = 16384;
+constexpr uint32_t kMaxReplayWindow = 4096;  // dataplane ReplayWindow::kMaxSize
 constexpr uint16_t kMinMtu = 68;  // RFC 791 minimum
 constexpr uint16_t kMaxMtu = 9600;
 
@@ -314,6 +318,12 @@ private:
         }
         if (keyword == "neighbor") {
             return neighbor(rest);
+        }
+        if (keyword == "ipsec") {
+            return ipsec(rest);
+        }
+        if (keyword == "xdp") {
+            return xdp(rest);
         }
         return fail("unknown statement '{}'", keyword);
     }
@@ -832,8 +842,524 @@ private:
         return {};
     }
 
+    [[nodiscard]] Status ipsec(Tokens t) {
+        if (!t.empty() && t[0] == "sa") {
+            return ipsec_sa(t.subspan(1));
+        }
+        if (!t.empty() && t[0] == "policy") {
+            return ipsec_policy(t.subspan(1));
+        }
+        return fail("ipsec: expected 'sa' or 'policy'");
+    }
+
+    [[nodiscard]] Result<IpsecDirection> direction(std::string_view what, std::string_view text) const {
+        if (text == "in") {
+            return IpsecDirection::in;
+        }
+        if (text == "out") {
+            return IpsecDirection::out;
+        }
+        return fail("{}: direction '{}' is neither 'in' nor 'out'", what, text);
+    }
+
+    // ipsec sa <name> <in|out> spi <n> <aes-gcm-128|aes-gcm-256> key <hex> tunnel <local> <remote>
+    //          [esn] [replay-window <n>] [lifetime <bytes|packets|seconds> <soft> <hard>]...
+    [[nodiscard]] Status ipsec_sa(Tokens t) {
+        if (t.size() < 2) {
+            return fail("ipsec sa: expected '<name> <in|out> spi <n> <cipher> key <hex> tunnel <local> <remote>'");
+        }
+        SaConfig sa{.name = std::string(t[0]), .line = line_};
+        const auto what = fmt::format("ipsec sa '{}'", t[0]);
+        if (!is_port_name(t[0])) {
+            return fail("{}: name must be 1-15 of [a-z0-9_-], starting with a letter", what);
+        }
+        if (auto existing = config_.find_sa(t[0])) {
+            return fail("{}: already declared at line {}", what, config_.sas[*existing].line);
+        }
+        if (auto st = assign(direction(what, t[1]), sa.direction); !st) {
+            return st;
+        }
+        bool have_spi = false;
+        bool have_key = false;
+        bool have_tunnel = false;
+        size_t cipher_key_len = 0;
+        std::vector<std::string_view> seen;
+        for (size_t i = 2; i < t.size();) {
+            const auto key = t[i];
+            const bool repeatable = key == "lifetime";
+            if (!repeatable && std::ranges::find(seen, key) != seen.end()) {
+                return fail("{}: '{}' given twice", what, key);
+            }
+            seen.push_back(key);
+            const auto need = [&](size_t n) -> Status {
+                if (i + n >= t.size()) {
+                    return fail("{}: missing value for '{}'", what, key);
+                }
+                return {};
+            };
+            if (key == "spi") {
+                if (auto st = need(1); !st) {
+                    return st;
+                }
+                uint64_t spi = 0;
+                const auto text = t[i + 1];
+                const bool hex = text.starts_with("0x") || text.starts_with("0X");
+                const auto digits = hex ? text.substr(2) : text;
+                const auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), spi, hex ? 16 : 10);
+                if (digits.empty() || ec != std::errc{} || ptr != digits.data() + digits.size() || spi > UINT32_MAX) {
+                    return fail("{}: spi '{}' is not a 32-bit number", what, text);
+                }
+                if (spi < 256) {
+                    return fail("{}: spi {} is reserved (RFC 4303: 1-255 are IANA's, 0 is local)", what, spi);
+                }
+                sa.spi = static_cast<uint32_t>(spi);
+                have_spi = true;
+                i += 2;
+            } else if (key == "aes-gcm-128" || key == "aes-gcm-256") {
+                if (cipher_key_len != 0) {
+                    return fail("{}: cipher given twice", what);
+                }
+                cipher_key_len = key == "aes-gcm-128" ? 16 : 32;
+                i += 1;
+            } else if (key == "key") {
+                if (auto st = need(1); !st) {
+                    return st;
+                }
+                // Never echo key material in an error.
+                const auto hex = t[i + 1];
+                if (!all_hex(hex) || hex.size() % 2 != 0) {
+                    return fail("{}: key must be hexadecimal digits (an even number of them)", what);
+                }
+                sa.key.clear();
+                for (size_t k = 0; k < hex.size(); k += 2) {
+                    sa.key.push_back(static_cast<uint8_t>(std::stoul(std::string(hex.substr(k, 2)), nullptr, 16)));
+                }
+                have_key = true;
+                i += 2;
+            } else if (key == "tunnel") {
+                if (auto st = need(2); !st) {
+                    return st;
+                }
+                auto local = net::parse_ip(t[i + 1]);
+                auto remote = net::parse_ip(t[i + 2]);
+                if (!local || !remote) {
+                    return fail("{}: tunnel endpoints '{}' '{}' are not both addresses", what, t[i + 1], t[i + 2]);
+                }
+                if (local->index() != remote->index()) {
+                    return fail("{}: tunnel endpoints {} and {} are of different families", what, t[i + 1], t[i + 2]);
+                }
+                for (const auto* a : {&*local, &*remote}) {
+                    if (auto why = not_unicast_reason(*a); !why.empty()) {
+                        return fail("{}: tunnel endpoint {} is {}", what, net::to_string(*a), why);
+                    }
+                }
+                if (!owner_of(*local)) {
+                    return fail("{}: tunnel local {} is not an address of any port", what, net::to_string(*local));
+                }
+                sa.local = *local;
+                sa.remote = *remote;
+                have_tunnel = true;
+                i += 3;
+            } else if (key == "esn") {
+                sa.esn = true;
+                i += 1;
+            } else if (key == "replay-window") {
+                if (auto st = need(1); !st) {
+                    return st;
+                }
+                if (auto st = assign(number<uint32_t>(what, key, t[i + 1], 0, kMaxReplayWindow), sa.replay_window);
+                    !st) {
+                    return st;
+                }
+                i += 2;
+            } else if (key == "lifetime") {
+                if (auto st = need(3); !st) {
+                    return st;
+                }
+                const auto kind = t[i + 1];
+                uint64_t soft = 0;
+                uint64_t hard = 0;
+                const uint64_t max = kind == "seconds" ? UINT32_MAX : UINT64_MAX;
+                if (kind != "bytes" && kind != "packets" && kind != "seconds") {
+                    return fail("{}: lifetime '{}' is not bytes, packets or seconds", what, kind);
+                }
+                const auto lt_what = fmt::format("{} lifetime {}", what, kind);
+                if (auto st = assign(number<uint64_t>(lt_what, "soft", t[i + 2], 1, max), soft); !st) {
+                    return st;
+                }
+                if (auto st = assign(number<uint64_t>(lt_what, "hard", t[i + 3], 1, max), hard); !st) {
+                    return st;
+                }
+                if (soft > hard) {
+                    return fail("{}: soft limit {} above hard limit {}", lt_what, soft, hard);
+                }
+                if (kind == "bytes") {
+                    sa.soft_bytes = soft;
+                    sa.hard_bytes = hard;
+                } else if (kind == "packets") {
+                    sa.soft_packets = soft;
+                    sa.hard_packets = hard;
+                } else {
+                    sa.soft_seconds = static_cast<uint32_t>(soft);
+                    sa.hard_seconds = static_cast<uint32_t>(hard);
+                }
+                i += 4;
+            } else {
+                return fail("{}: unknown keyword '{}'", what, key);
+            }
+        }
+        if (!have_spi || cipher_key_len == 0 || !have_key || !have_tunnel) {
+            return fail("{}: needs spi, a cipher (aes-gcm-128 or aes-gcm-256), key and tunnel", what);
+        }
+        if (sa.key.size() != cipher_key_len + 4) {
+            return fail("{}: {} wants a key of {} hex digits (key + 4-byte salt), got {}", what,
+                        cipher_key_len == 16 ? "aes-gcm-128" : "aes-gcm-256", (cipher_key_len + 4) * 2,
+                        sa.key.size() * 2);
+        }
+        for (const auto& other : config_.sas) {
+            if (other.direction == sa.direction && other.spi == sa.spi) {
+                return fail("{}: spi {:#x} already used by '{}' (line {})", what, sa.spi, other.name, other.line);
+            }
+        }
+        config_.sas.push_back(std::move(sa));
+        return {};
+    }
+
+    [[nodiscard]] Result<PortRange> port_range(std::string_view what, std::string_view key,
+                                               std::string_view text) const {
+        const auto dash = text.find('-');
+        PortRange r;
+        if (auto st = assign(number<uint16_t>(what, key, text.substr(0, dash), 0, 65535), r.lo); !st) {
+            return std::unexpected(st.error());
+        }
+        r.hi = r.lo;
+        if (dash != std::string_view::npos) {
+            if (auto st = assign(number<uint16_t>(what, key, text.substr(dash + 1), 0, 65535), r.hi); !st) {
+                return std::unexpected(st.error());
+            }
+        }
+        if (r.lo > r.hi) {
+            return fail("{}: {} range {} is empty", what, key, text);
+        }
+        return r;
+    }
+
+    // ipsec policy <in|out> priority <n> src <prefix> dst <prefix> [proto <p>] [sport a[-b]] [dport a[-b]]
+    //              (protect <sa> | bypass | discard)
+    [[nodiscard]] Status ipsec_policy(Tokens t) {
+        if (t.empty()) {
+            return fail("ipsec policy: expected '<in|out> priority <n> src <prefix> dst <prefix> ... <action>'");
+        }
+        PolicyConfig pol{.line = line_};
+        const std::string what = fmt::format("ipsec policy (line {})", line_);
+        if (auto st = assign(direction(what, t[0]), pol.direction); !st) {
+            return st;
+        }
+        bool have_priority = false;
+        bool have_src = false;
+        bool have_dst = false;
+        bool have_action = false;
+        std::vector<std::string_view> seen;
+        for (size_t i = 1; i < t.size();) {
+            const auto key = t[i];
+            if (std::ranges::find(seen, key) != seen.end()) {
+                return fail("{}: '{}' given twice", what, key);
+            }
+            seen.push_back(key);
+            if (key == "bypass" || key == "discard") {
+                if (have_action) {
+                    return fail("{}: more than one action", what);
+                }
+                pol.action = key == "bypass" ? PolicyAction::bypass : PolicyAction::discard;
+                have_action = true;
+                i += 1;
+                continue;
+            }
+            if (i + 1 >= t.size()) {
+                return fail("{}: missing value for '{}'", what, key);
+            }
+            const auto value = t[i + 1];
+            i += 2;
+            if (key == "priority") {
+                if (auto st = assign(number<uint32_t>(what, key, value, 0, UINT32_MAX), pol.priority); !st) {
+                    return st;
+                }
+                have_priority = true;
+            } else if (key == "src" || key == "dst") {
+                auto prefix = net::parse_prefix(value);
+                if (!prefix) {
+                    return fail("{}: {} '{}' is not a prefix (address/length)", what, key, value);
+                }
+                if (!prefix->is_canonical()) {
+                    return fail("{}: {} {} has host bits set; did you mean {}?", what, key, value,
+                                net::to_string(prefix->canonical()));
+                }
+                (key == "src" ? pol.src : pol.dst) = *prefix;
+                (key == "src" ? have_src : have_dst) = true;
+            } else if (key == "proto") {
+                static constexpr std::pair<std::string_view, uint8_t> kNames[] = {
+                    {"icmp", 1}, {"tcp", 6}, {"udp", 17}, {"esp", 50}, {"icmpv6", 58}, {"sctp", 132}};
+                std::optional<uint8_t> proto;
+                for (const auto& [name, number_value] : kNames) {
+                    if (value == name) {
+                        proto = number_value;
+                    }
+                }
+                if (!proto) {
+                    uint8_t n = 0;
+                    if (auto st = assign(number<uint8_t>(what, key, value, 0, 255), n); !st) {
+                        return st;
+                    }
+                    proto = n;
+                }
+                pol.proto = proto;
+            } else if (key == "sport" || key == "dport") {
+                if (auto st = assign(port_range(what, key, value), key == "sport" ? pol.sport : pol.dport); !st) {
+                    return st;
+                }
+            } else if (key == "protect") {
+                if (have_action) {
+                    return fail("{}: more than one action", what);
+                }
+                auto sa = config_.find_sa(value);
+                if (!sa) {
+                    return fail("{}: unknown sa '{}' (declare it with 'ipsec sa' first)", what, value);
+                }
+                if (config_.sas[*sa].direction != pol.direction) {
+                    return fail("{}: sa '{}' is {}bound but the policy is {}bound", what, value,
+                                config_.sas[*sa].direction == IpsecDirection::in ? "in" : "out",
+                                pol.direction == IpsecDirection::in ? "in" : "out");
+                }
+                pol.action = PolicyAction::protect;
+                pol.sa = *sa;
+                have_action = true;
+            } else {
+                return fail("{}: unknown keyword '{}'", what, key);
+            }
+        }
+        if (!have_priority || !have_src || !have_dst || !have_action) {
+            return fail("{}: needs priority, src, dst and an action (protect <sa>, bypass or discard)", what);
+        }
+        if (pol.src.addr.index() != pol.dst.addr.index()) {
+            return fail("{}: src and dst are of different families", what);
+        }
+        const bool has_ports = pol.proto && (*pol.proto == 6 || *pol.proto == 17 || *pol.proto == 132);
+        if ((!pol.sport.any() || !pol.dport.any()) && !has_ports) {
+            return fail("{}: sport/dport need proto tcp, udp or sctp", what);
+        }
+        for (const auto& other : config_.policies) {
+            if (other.direction == pol.direction && other.priority == pol.priority) {
+                return fail("{}: priority {} already used by the policy at line {}", what, pol.priority, other.line);
+            }
+        }
+        config_.policies.push_back(pol);
+        return {};
+    }
+
+    // xdp port <name> [mode native|generic] [replace]
+    // xdp block <prefix>
+    // xdp ratelimit <pps> burst <n>
+    // xdp pass arp|nd|icmp | xdp pass tcp|udp <port>
+    // xdp bypass <prefix> via-iface <ifname> dst-mac <mac> [src-mac <mac>]
+    [[nodiscard]] Status xdp(Tokens t) {
+        constexpr uint64_t kMaxXdpPps = 100'000'000;
+        constexpr uint64_t kMaxXdpBurst = 10'000'000;
+        constexpr size_t kMaxIfnameLen = 15;  // IFNAMSIZ - 1
+        if (t.empty()) {
+            return fail("xdp: expected 'port', 'block', 'ratelimit', 'pass' or 'bypass'");
+        }
+        const auto sub = t[0];
+        if (sub != "port" && xdp_rule_line_ == 0) {
+            xdp_rule_line_ = line_;
+        }
+        if (sub == "port") {
+            if (t.size() < 2) {
+                return fail("xdp port: expected '<name>'");
+            }
+            const auto what = fmt::format("xdp port '{}'", t[1]);
+            auto idx = known_port("xdp port", t[1]);
+            if (!idx) {
+                return std::unexpected(std::move(idx.error()));
+            }
+            if (kernel_iface(config_.ports[*idx].devargs).empty()) {
+                return fail("{}: not a net_af_xdp or net_af_packet port with iface=<kernel interface>", what);
+            }
+            for (const auto& x : config_.xdp.ports) {
+                if (x.port == *idx) {
+                    return fail("{}: declared twice", what);
+                }
+            }
+            XdpPortConfig xp{.port = *idx};
+            bool mode_seen = false;
+            bool replace_seen = false;
+            for (size_t i = 2; i < t.size(); ++i) {
+                if (t[i] == "mode" && !mode_seen) {
+                    if (i + 1 >= t.size()) {
+                        return fail("{}: missing value for 'mode'", what);
+                    }
+                    if (t[i + 1] != "native" && t[i + 1] != "generic") {
+                        return fail("{}: mode '{}' is not native or generic", what, t[i + 1]);
+                    }
+                    xp.mode = t[i + 1] == "native" ? XdpMode::native : XdpMode::generic;
+                    mode_seen = true;
+                    ++i;
+                } else if (t[i] == "replace" && !replace_seen) {
+                    xp.replace = true;
+                    replace_seen = true;
+                } else if (t[i] == "mode" || t[i] == "replace") {
+                    return fail("{}: '{}' given twice", what, t[i]);
+                } else {
+                    return fail("{}: unknown keyword '{}'", what, t[i]);
+                }
+            }
+            config_.xdp.ports.push_back(xp);
+            return {};
+        }
+        auto canonical_prefix = [&](std::string_view what, std::string_view text) -> Result<net::IpPrefix> {
+            const auto p = net::parse_prefix(text);
+            if (!p) {
+                return fail("{}: invalid prefix '{}'", what, text);
+            }
+            if (!p->is_canonical()) {
+                return fail("{} {}: host bits set, did you mean {}?", what, text, net::to_string(p->canonical()));
+            }
+            return *p;
+        };
+        if (sub == "block") {
+            if (t.size() < 2) {
+                return fail("xdp block: expected '<prefix>'");
+            }
+            auto p = canonical_prefix("xdp block", t[1]);
+            if (!p) {
+                return std::unexpected(std::move(p.error()));
+            }
+            const auto what = fmt::format("xdp block {}", net::to_string(*p));
+            if (auto st = no_more(what, t.subspan(2)); !st) {
+                return st;
+            }
+            if (std::ranges::find(config_.xdp.blocks, *p) != config_.xdp.blocks.end()) {
+                return fail("{}: declared twice", what);
+            }
+            config_.xdp.blocks.push_back(*p);
+            return {};
+        }
+        if (sub == "ratelimit") {
+            constexpr std::string_view kWhat = "xdp ratelimit";
+            if (t.size() != 4 || t[2] != "burst") {
+                return fail("{}: expected '<pps> burst <packets>'", kWhat);
+            }
+            if (config_.xdp.rate_pps != 0) {
+                return fail("{}: given twice", kWhat);
+            }
+            auto pps = number<uint64_t>(kWhat, "pps", t[1], 1, kMaxXdpPps);
+            if (!pps) {
+                return std::unexpected(std::move(pps.error()));
+            }
+            auto burst = number<uint64_t>(kWhat, "burst", t[3], 1, kMaxXdpBurst);
+            if (!burst) {
+                return std::unexpected(std::move(burst.error()));
+            }
+            config_.xdp.rate_pps = *pps;
+            config_.xdp.rate_burst = *burst;
+            return {};
+        }
+        if (sub == "pass") {
+            if (t.size() == 2 && (t[1] == "arp" || t[1] == "nd" || t[1] == "icmp")) {
+                bool& flag = t[1] == "arp" ? config_.xdp.pass_arp
+                                           : (t[1] == "nd" ? config_.xdp.pass_nd : config_.xdp.pass_icmp);
+                if (flag) {
+                    return fail("xdp pass {}: declared twice", t[1]);
+                }
+                flag = true;
+                return {};
+            }
+            if (t.size() >= 2 && (t[1] == "tcp" || t[1] == "udp")) {
+                const auto what = fmt::format("xdp pass {}", t[1]);
+                if (t.size() < 3) {
+                    return fail("{}: expected '<port>'", what);
+                }
+                auto port = number<uint16_t>(what, "port", t[2], 1, 65535);
+                if (!port) {
+                    return std::unexpected(std::move(port.error()));
+                }
+                if (auto st = no_more(what, t.subspan(3)); !st) {
+                    return st;
+                }
+                auto& list = t[1] == "tcp" ? config_.xdp.pass_tcp : config_.xdp.pass_udp;
+                if (std::ranges::find(list, *port) != list.end()) {
+                    return fail("{} {}: declared twice", what, *port);
+                }
+                list.push_back(*port);
+                return {};
+            }
+            return fail("xdp pass: expected 'arp', 'nd', 'icmp', 'tcp <port>' or 'udp <port>'");
+        }
+        if (sub == "bypass") {
+            if (t.size() < 2) {
+                return fail("xdp bypass: expected '<prefix> via-iface <ifname> dst-mac <mac> [src-mac <mac>]'");
+            }
+            auto p = canonical_prefix("xdp bypass", t[1]);
+            if (!p) {
+                return std::unexpected(std::move(p.error()));
+            }
+            const auto what = fmt::format("xdp bypass {}", net::to_string(*p));
+            XdpBypassConfig b{.prefix = *p, .via_iface = {}, .dst_mac = {}, .src_mac = {}};
+            bool has_dst = false;
+            auto mac = [&](std::string_view key, std::string_view value) -> Result<net::MacAddr> {
+                const auto m = net::parse_mac(value);
+                if (!m) {
+                    return fail("{}: invalid {} '{}'", what, key, value);
+                }
+                if (m->is_zero() || m->is_multicast()) {
+                    return fail("{}: {} {} is not a unicast MAC", what, key, value);
+                }
+                return *m;
+            };
+            auto st = pairs(what, t.subspan(2), {"via-iface", "dst-mac", "src-mac"},
+                            [&](std::string_view key, std::string_view value) -> Status {
+                                if (key == "via-iface") {
+                                    if (value.empty() || value.size() > kMaxIfnameLen ||
+                                        value.find('/') != std::string_view::npos) {
+                                        return fail("{}: invalid interface name '{}'", what, value);
+                                    }
+                                    b.via_iface = std::string(value);
+                                    return {};
+                                }
+                                auto m = mac(key, value);
+                                if (!m) {
+                                    return std::unexpected(std::move(m.error()));
+                                }
+                                if (key == "dst-mac") {
+                                    b.dst_mac = *m;
+                                    has_dst = true;
+                                } else {
+                                    b.src_mac = *m;
+                                }
+                                return {};
+                            });
+            if (!st) {
+                return st;
+            }
+            if (b.via_iface.empty() || !has_dst) {
+                return fail("{}: 'via-iface' and 'dst-mac' are required", what);
+            }
+            for (const auto& other : config_.xdp.bypass) {
+                if (other.prefix == b.prefix) {
+                    return fail("{}: declared twice", what);
+                }
+            }
+            config_.xdp.bypass.push_back(std::move(b));
+            return {};
+        }
+        return fail("xdp: unknown keyword '{}'", sub);
+    }
+
     // Cross-statement rules, then round-robin placement of unpolled rx queues.
     [[nodiscard]] Status finish() {
+        if (xdp_rule_line_ != 0 && config_.xdp.ports.empty()) {
+            line_ = xdp_rule_line_;
+            return fail("xdp: rules given but no 'xdp port <name>' to attach them to");
+        }
         if (config_.ports.empty()) {
             return {};
         }
@@ -866,9 +1392,19 @@ private:
     std::string_view source_;
     Config config_;
     int line_ = 0;
+    int xdp_rule_line_ = 0;  // first xdp rule statement (finish() needs an xdp port for it)
 };
 
 }  // namespace
+
+std::optional<uint16_t> Config::find_sa(std::string_view name) const {
+    for (size_t i = 0; i < sas.size(); ++i) {
+        if (sas[i].name == name) {
+            return static_cast<uint16_t>(i);
+        }
+    }
+    return std::nullopt;
+}
 
 std::optional<uint16_t> Config::find_port(std::string_view name) const {
     for (size_t i = 0; i < ports.size(); ++i) {
@@ -877,6 +1413,24 @@ std::optional<uint16_t> Config::find_port(std::string_view name) const {
         }
     }
     return std::nullopt;
+}
+
+std::string kernel_iface(std::string_view devargs) {
+    const auto comma = devargs.find(',');
+    const auto dev = devargs.substr(0, comma);
+    if (!dev.starts_with("net_af_xdp") && !dev.starts_with("net_af_packet")) {
+        return {};
+    }
+    std::string_view rest = comma == std::string_view::npos ? std::string_view{} : devargs.substr(comma + 1);
+    while (!rest.empty()) {
+        const auto next = rest.find(',');
+        const auto kv = rest.substr(0, next);
+        if (kv.starts_with("iface=") && kv.size() > 6) {
+            return std::string(kv.substr(6));
+        }
+        rest = next == std::string_view::npos ? std::string_view{} : rest.substr(next + 1);
+    }
+    return {};
 }
 
 Result<Config> parse_config(std::string_view text, std::string_view source) { return Parser(source).run(text); }
@@ -901,7 +1455,16 @@ Result<Config> load_config(const std::filesystem::path& path) {
         return make_errno_error(err, "cannot read config '{}': {}", path_text,
                                 std::generic_category().message(err));
     }
-    return parse_config(text, path_text);
+    auto config = parse_config(text, path_text);
+    if (config && !config->sas.empty()) {
+        struct stat st {};
+        if (::stat(path_text.c_str(), &st) == 0 && (st.st_mode & S_IRWXO) != 0) {
+            return make_error("config '{}' holds IPsec keys but is accessible to all users (mode {:04o}); "
+                              "run: chmod o-rwx '{}'",
+                              path_text, st.st_mode & 07777, path_text);
+        }
+    }
+    return config;
 }
 
 std::string format_config(const Config& config) {
@@ -995,6 +1558,92 @@ std::string format_config(const Config& config) {
     }
     for (const auto& n : config.neighbors) {
         line("neighbor {} {} {}", port_name(n.port), net::to_string(n.addr), net::to_string(n.mac));
+    }
+    const SaConfig sa_default;
+    for (const auto& sa : config.sas) {
+        std::string key_hex;
+        for (auto b : sa.key) {
+            key_hex += fmt::format("{:02x}", b);
+        }
+        std::string decl = fmt::format("ipsec sa {} {} spi {:#x} aes-gcm-{} key {} tunnel {} {}", sa.name,
+                                       sa.direction == IpsecDirection::in ? "in" : "out", sa.spi, sa.key_bits(),
+                                       key_hex, net::to_string(sa.local), net::to_string(sa.remote));
+        if (sa.esn) {
+            decl += " esn";
+        }
+        if (sa.replay_window != sa_default.replay_window) {
+            decl += fmt::format(" replay-window {}", sa.replay_window);
+        }
+        if (sa.hard_bytes != 0) {
+            decl += fmt::format(" lifetime bytes {} {}", sa.soft_bytes, sa.hard_bytes);
+        }
+        if (sa.hard_packets != 0) {
+            decl += fmt::format(" lifetime packets {} {}", sa.soft_packets, sa.hard_packets);
+        }
+        if (sa.hard_seconds != 0) {
+            decl += fmt::format(" lifetime seconds {} {}", sa.soft_seconds, sa.hard_seconds);
+        }
+        line("{}", decl);
+    }
+    for (const auto& p : config.policies) {
+        std::string decl = fmt::format("ipsec policy {} priority {} src {} dst {}",
+                                       p.direction == IpsecDirection::in ? "in" : "out", p.priority,
+                                       net::to_string(p.src), net::to_string(p.dst));
+        if (p.proto) {
+            decl += fmt::format(" proto {}", *p.proto);
+        }
+        if (!p.sport.any()) {
+            decl += fmt::format(" sport {}-{}", p.sport.lo, p.sport.hi);
+        }
+        if (!p.dport.any()) {
+            decl += fmt::format(" dport {}-{}", p.dport.lo, p.dport.hi);
+        }
+        switch (p.action) {
+            case PolicyAction::protect:
+                decl += fmt::format(" protect {}", p.sa < config.sas.size() ? config.sas[p.sa].name : "?");
+                break;
+            case PolicyAction::bypass:
+                decl += " bypass";
+                break;
+            case PolicyAction::discard:
+                decl += " discard";
+                break;
+        }
+        line("{}", decl);
+    }
+    const auto& xdp = config.xdp;
+    for (const auto& x : xdp.ports) {
+        line("xdp port {} mode {}{}", port_name(x.port), x.mode == XdpMode::native ? "native" : "generic",
+             x.replace ? " replace" : "");
+    }
+    for (const auto& b : xdp.blocks) {
+        line("xdp block {}", net::to_string(b));
+    }
+    if (xdp.rate_pps != 0) {
+        line("xdp ratelimit {} burst {}", xdp.rate_pps, xdp.rate_burst);
+    }
+    if (xdp.pass_arp) {
+        line("xdp pass arp");
+    }
+    if (xdp.pass_nd) {
+        line("xdp pass nd");
+    }
+    if (xdp.pass_icmp) {
+        line("xdp pass icmp");
+    }
+    for (auto p : xdp.pass_tcp) {
+        line("xdp pass tcp {}", p);
+    }
+    for (auto p : xdp.pass_udp) {
+        line("xdp pass udp {}", p);
+    }
+    for (const auto& b : xdp.bypass) {
+        std::string decl = fmt::format("xdp bypass {} via-iface {} dst-mac {}", net::to_string(b.prefix), b.via_iface,
+                                       net::to_string(b.dst_mac));
+        if (b.src_mac) {
+            decl += fmt::format(" src-mac {}", net::to_string(*b.src_mac));
+        }
+        line("{}", decl);
     }
     return out;
 }

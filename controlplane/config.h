@@ -99,6 +99,90 @@ struct NeighborConfig {
     auto operator<=>(const NeighborConfig&) const = default;
 };
 
+enum class IpsecDirection : uint8_t { in, out };
+
+// An ESP tunnel-mode security association with AES-GCM (RFC 4303, RFC 4106).
+// `key` holds the AES key followed by the 4-byte salt: secret, never logged
+// or shown in full.
+struct SaConfig {
+    std::string name;
+    IpsecDirection direction = IpsecDirection::out;
+    uint32_t spi = 0;
+    std::vector<uint8_t> key;  // 16 + 4 (aes-gcm-128) or 32 + 4 (aes-gcm-256) bytes
+    net::IpAddr local;         // tunnel endpoints; same family
+    net::IpAddr remote;
+    bool esn = false;                // 64-bit extended sequence numbers
+    uint32_t replay_window = 1024;   // packets; 0 disables anti-replay (inbound)
+    uint64_t soft_bytes = 0, hard_bytes = 0;      // 0: no limit
+    uint64_t soft_packets = 0, hard_packets = 0;
+    uint32_t soft_seconds = 0, hard_seconds = 0;
+    int line = 0;
+    auto operator<=>(const SaConfig&) const = default;
+    [[nodiscard]] uint16_t key_bits() const noexcept { return static_cast<uint16_t>((key.size() - 4) * 8); }
+};
+
+struct PortRange {
+    uint16_t lo = 0;
+    uint16_t hi = 65535;
+    auto operator<=>(const PortRange&) const = default;
+    [[nodiscard]] bool any() const noexcept { return lo == 0 && hi == 65535; }
+};
+
+enum class PolicyAction : uint8_t { protect, bypass, discard };
+
+// A security policy (RFC 4301 SPD entry). Lower priority values win.
+struct PolicyConfig {
+    IpsecDirection direction = IpsecDirection::out;
+    uint32_t priority = 0;
+    net::IpPrefix src;  // canonical; src and dst of one family
+    net::IpPrefix dst;
+    std::optional<uint8_t> proto;  // absent: any
+    PortRange sport;               // only with tcp/udp
+    PortRange dport;
+    PolicyAction action = PolicyAction::bypass;
+    uint16_t sa = 0;  // index into Config::sas when action == protect
+    int line = 0;
+    auto operator<=>(const PolicyConfig&) const = default;
+};
+
+// XDP fast path on kernel-driven ports (ebpf/, issue 6). The rules apply to
+// every `xdp port`; they are added to the maps pinned in bpffs at startup, so
+// rules added at run time survive a restart alongside them.
+enum class XdpMode : uint8_t { native, generic };
+
+struct XdpPortConfig {
+    uint16_t port = 0;  // index into Config::ports: a net_af_xdp or net_af_packet port with iface=
+    XdpMode mode = XdpMode::native;
+    bool replace = false;  // replace another (non-gateway) XDP program on the interface
+    auto operator<=>(const XdpPortConfig&) const = default;
+};
+
+struct XdpBypassConfig {
+    net::IpPrefix prefix;   // canonical destination prefix
+    std::string via_iface;  // kernel interface the frames leave on
+    net::MacAddr dst_mac;
+    std::optional<net::MacAddr> src_mac;  // absent: the egress interface's MAC
+    auto operator<=>(const XdpBypassConfig&) const = default;
+};
+
+struct XdpConfig {
+    std::vector<XdpPortConfig> ports;
+    std::vector<net::IpPrefix> blocks;  // canonical source prefixes
+    uint64_t rate_pps = 0;              // 0: no rate limit
+    uint64_t rate_burst = 0;
+    bool pass_arp = false;
+    bool pass_nd = false;
+    bool pass_icmp = false;  // ICMP/ICMPv6 echo to the interface's own addresses
+    std::vector<uint16_t> pass_tcp;  // destination ports to the interface's own addresses
+    std::vector<uint16_t> pass_udp;
+    std::vector<XdpBypassConfig> bypass;
+    auto operator<=>(const XdpConfig&) const = default;
+};
+
+// The kernel interface of a port's devargs ("net_af_xdp0,iface=veth0" -> "veth0"),
+// when it is a net_af_xdp or net_af_packet device; empty otherwise.
+[[nodiscard]] std::string kernel_iface(std::string_view devargs);
+
 struct Config {
     EalConfig eal;
     MempoolConfig mempool;
@@ -107,18 +191,24 @@ struct Config {
     std::vector<WorkerConfig> workers;
     std::vector<RouteConfig> routes;
     std::vector<NeighborConfig> neighbors;
+    std::vector<SaConfig> sas;
+    std::vector<PolicyConfig> policies;
+    XdpConfig xdp;
 
     [[nodiscard]] std::optional<uint16_t> find_port(std::string_view name) const;
+    [[nodiscard]] std::optional<uint16_t> find_sa(std::string_view name) const;
     bool operator==(const Config&) const = default;
 };
 
 // Parses and validates `text`; `source` names the file in error messages.
 [[nodiscard]] Result<Config> parse_config(std::string_view text, std::string_view source);
 
-// Reads `path` and parses it. Fails on unreadable files.
+// Reads `path` and parses it. Fails on unreadable files, and on files that
+// hold IPsec keys yet are readable by users other than the owner's group.
 [[nodiscard]] Result<Config> load_config(const std::filesystem::path& path);
 
 // Canonical text for `config` (one statement per line, in grammar order).
+// Includes keys in full: write it only to a file of mode 0600.
 [[nodiscard]] std::string format_config(const Config& config);
 
 }  // namespace gw::cp

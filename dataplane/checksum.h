@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include <rte_byteorder.h>
+#include <rte_ip.h>
 
 namespace gw::dp {
 
@@ -39,12 +40,21 @@ namespace gw::dp {
 // Decrements the TTL of the IPv4 header at `ttl_field` (TTL, protocol word)
 // and patches the header checksum, computing the new word in a register:
 // storing the byte and reloading the word would stall store forwarding.
-inline void ip4_decrement_ttl(uint8_t* ttl_field, uint16_t* check_be) noexcept {
+inline void ip4_decrement_ttl(rte_ipv4_hdr* ip) noexcept {
     uint16_t old_word;
-    std::memcpy(&old_word, ttl_field, sizeof old_word);
+    std::memcpy(&old_word, &ip->time_to_live, sizeof old_word);
     const uint16_t new_word = rte_cpu_to_be_16(static_cast<uint16_t>(rte_be_to_cpu_16(old_word) - 0x0100));
-    std::memcpy(ttl_field, &new_word, sizeof new_word);
-    *check_be = csum_replace16(*check_be, old_word, new_word);
+    std::memcpy(&ip->time_to_live, &new_word, sizeof new_word);
+    ip->hdr_checksum = csum_replace16(ip->hdr_checksum, old_word, new_word);
+}
+
+// Undoes ip4_decrement_ttl (a policy that let the packet pass unprotected).
+inline void ip4_increment_ttl(rte_ipv4_hdr* ip) noexcept {
+    uint16_t old_word;
+    std::memcpy(&old_word, &ip->time_to_live, sizeof old_word);
+    const uint16_t new_word = rte_cpu_to_be_16(static_cast<uint16_t>(rte_be_to_cpu_16(old_word) + 0x0100));
+    std::memcpy(&ip->time_to_live, &new_word, sizeof new_word);
+    ip->hdr_checksum = csum_replace16(ip->hdr_checksum, old_word, new_word);
 }
 
 }  // namespace gw::dp

@@ -13,6 +13,8 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
+#include <rte_malloc.h>
+#include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
 #include "common/log.h"
@@ -56,6 +58,8 @@ uint32_t pool_size(const cp::Config& config, int socket, const std::vector<int>&
 
 Dataplane::~Dataplane() {
     stop();
+    ipsec_.reset();
+    rte_free(qsbr_);
     for (auto* pool : pools_) {
         rte_mempool_free(pool);
     }
@@ -224,6 +228,34 @@ Result<std::unique_ptr<Dataplane>> Dataplane::create(const cp::Config& config) {
                                                rte_get_tsc_hz(), rte_rdtsc());
     assign_tx(*dp->control_ctx_, static_cast<uint16_t>(config.workers.size()));
     dp->slow_path_ = std::make_unique<SlowPath>(*dp->control_ctx_);
+
+    // IPsec: an ipsec-mb manager per lcore, and the RCU state through which
+    // runtime changes retire old tables only once every worker moved on.
+    for (std::size_t i = 0; i <= dp->workers_.size(); ++i) {
+        auto engine = ipsec::GcmEngine::create();
+        if (!engine) {
+            return std::unexpected(engine.error());
+        }
+        LcoreContext& ctx = i < dp->workers_.size() ? dp->workers_[i]->context() : *dp->control_ctx_;
+        ctx.crypto = engine->get();
+        dp->engines_.push_back(std::move(*engine));
+    }
+    log::info("ipsec-mb: {} code path, {} managers", dp->engines_.front()->arch_name(), dp->engines_.size());
+    const auto n_threads = static_cast<uint32_t>(std::max<std::size_t>(1, dp->workers_.size()));
+    const std::size_t qs_size = rte_rcu_qsbr_get_memsize(n_threads);
+    dp->qsbr_ = static_cast<rte_rcu_qsbr*>(rte_zmalloc("gw_qsbr", qs_size, RTE_CACHE_LINE_SIZE));
+    if (dp->qsbr_ == nullptr || rte_rcu_qsbr_init(dp->qsbr_, n_threads) != 0) {
+        return make_error("rcu: cannot set up quiescent-state tracking for {} workers", n_threads);
+    }
+    for (std::size_t i = 0; i < dp->workers_.size(); ++i) {
+        dp->workers_[i]->set_qsbr(dp->qsbr_, static_cast<uint32_t>(i));
+    }
+    dp->ipsec_ = std::make_unique<ipsec::IpsecManager>(t.ipsec, dp->qsbr_);
+    if (!config.sas.empty() || !config.policies.empty()) {
+        if (auto st = dp->ipsec_->apply(config, rte_rdtsc()); !st) {
+            return std::unexpected(st.error());
+        }
+    }
     if (auto st = dp->slow_path_->install_static_neighbors(config); !st) {
         return std::unexpected(st.error());
     }
@@ -244,6 +276,8 @@ Status Dataplane::start() {
 }
 
 unsigned Dataplane::poll_control(uint64_t now_tsc) noexcept { return slow_path_->poll(now_tsc); }
+
+void Dataplane::tick(uint64_t now_tsc) noexcept { ipsec_->tick(now_tsc); }
 
 void Dataplane::stop() {
     if (stopped_) {

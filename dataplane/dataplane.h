@@ -17,6 +17,8 @@
 #include "dataplane/tables.h"
 #include "dataplane/worker.h"
 
+struct rte_rcu_qsbr;
+
 struct rte_mempool;
 
 namespace gw::dp {
@@ -75,6 +77,11 @@ public:
     [[nodiscard]] std::vector<std::unique_ptr<Worker>>& workers() noexcept { return workers_; }
     [[nodiscard]] SlowPath& slow_path() noexcept { return *slow_path_; }
     [[nodiscard]] LcoreContext& control_context() noexcept { return *control_ctx_; }
+    // IPsec SAs and policies: apply() swaps them at runtime without a restart.
+    [[nodiscard]] ipsec::IpsecManager& ipsec() noexcept { return *ipsec_; }
+
+    // Control thread housekeeping (SA lifetimes); call about once a second.
+    void tick(uint64_t now_tsc) noexcept;
 
 private:
     Dataplane() = default;
@@ -88,6 +95,9 @@ private:
     std::vector<std::unique_ptr<Worker>> workers_;
     std::unique_ptr<LcoreContext> control_ctx_;
     std::unique_ptr<SlowPath> slow_path_;
+    std::vector<std::unique_ptr<ipsec::GcmEngine>> engines_;  // one per worker, then the control thread's
+    rte_rcu_qsbr* qsbr_ = nullptr;                            // workers' quiescent states
+    std::unique_ptr<ipsec::IpsecManager> ipsec_;
     std::atomic<bool> stop_{false};
     uint64_t retained_by_drivers_ = 0;
     bool launched_ = false;

@@ -36,6 +36,19 @@ namespace gw::dp {
     X(neighbor_unresolved, "neighbor-unresolved", "next hop did not answer ARP / ND")               \
     X(neighbor_table_full, "neighbor-table-full", "no room for another neighbor entry")             \
     X(tx_full, "tx-full", "transmit queue did not accept the packet")                               \
+    X(ipsec_policy_discard, "ipsec-policy-discard", "matches a discard security policy")            \
+    X(ipsec_policy_mismatch, "ipsec-policy-mismatch", "protected-policy traffic in clear or wrong SA") \
+    X(ipsec_sa_expired, "ipsec-sa-expired", "SA stopped: hard lifetime or sequence overflow")       \
+    X(esp_truncated, "esp-truncated", "ESP packet shorter than header, IV, trailer and ICV")        \
+    X(esp_unknown_spi, "esp-unknown-spi", "no inbound SA for the SPI and destination")             \
+    X(esp_replay, "esp-replay", "sequence number already seen (anti-replay)")                       \
+    X(esp_too_old, "esp-too-old", "sequence number left of the anti-replay window")                \
+    X(esp_auth_failed, "esp-auth-failed", "ICV check failed")                                       \
+    X(esp_bad_padding, "esp-bad-padding", "ESP padding bytes or pad length invalid")               \
+    X(esp_bad_next_header, "esp-bad-next-header", "ESP next header neither IPv4 nor IPv6")          \
+    X(esp_dummy, "esp-dummy", "ESP dummy packet (next header 59), discarded as RFC 4303 says")      \
+    X(esp_no_room, "esp-no-room", "mbuf lacks head/tailroom for ESP or is chained")                \
+    X(esp_crypto_failed, "esp-crypto-failed", "the crypto library rejected the operation")          \
     X(mbuf_alloc_failed, "mbuf-alloc-failed", "no mbuf for a generated packet")
 
 enum class DropReason : uint8_t {

@@ -28,6 +28,10 @@ Status Fib::add(const net::IpPrefix& prefix, const NextHop& nh) {
     const auto index = static_cast<uint32_t>(next_hops_.size());
     next_hops_.push_back(nh);
     int rc = 0;
+    if (prefix.len == 0) {
+        (prefix.is_v4() ? default4_ : default6_) = index;
+        return {};
+    }
     if (const auto* a4 = std::get_if<net::Ip4Addr>(&prefix.addr)) {
         rc = rte_lpm_add(lpm4_, a4->host, prefix.len, index);
     } else {

@@ -60,11 +60,11 @@ public:
     // Returns a next-hop index or kNoRoute. Safe from any lcore.
     [[nodiscard]] uint32_t lookup4(uint32_t dst_host) const noexcept {
         uint32_t nh = 0;
-        return rte_lpm_lookup(lpm4_, dst_host, &nh) == 0 ? nh : kNoRoute;
+        return rte_lpm_lookup(lpm4_, dst_host, &nh) == 0 ? nh : default4_;
     }
     [[nodiscard]] uint32_t lookup6(const uint8_t* dst) const noexcept {
         uint32_t nh = 0;
-        return rte_lpm6_lookup(lpm6_, dst, &nh) == 0 ? nh : kNoRoute;
+        return rte_lpm6_lookup(lpm6_, dst, &nh) == 0 ? nh : default6_;
     }
     [[nodiscard]] const NextHop& next_hop(uint32_t index) const noexcept { return next_hops_[index]; }
     [[nodiscard]] std::size_t size() const noexcept { return next_hops_.size(); }
@@ -76,6 +76,9 @@ private:
     rte_lpm* lpm4_ = nullptr;
     rte_lpm6* lpm6_ = nullptr;
     std::vector<NextHop> next_hops_;
+    // rte_lpm and rte_lpm6 take no /0 rule: the default routes live here.
+    uint32_t default4_ = kNoRoute;
+    uint32_t default6_ = kNoRoute;
 };
 
 }  // namespace gw::dp

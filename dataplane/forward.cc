@@ -14,6 +14,7 @@
 
 #include "dataplane/checksum.h"
 #include "dataplane/icmp.h"
+#include "dataplane/ipsec/esp.h"
 
 namespace gw::dp {
 namespace {
@@ -23,10 +24,7 @@ constexpr uint8_t kIcmp6EchoRequest = 128;
 constexpr uint8_t kIcmp6NdFirst = 133;  // router solicitation
 constexpr uint8_t kIcmp6NdLast = 137;   // redirect
 
-inline void drop(LcoreContext& ctx, rte_mbuf* m, DropReason r) noexcept {
-    ctx.counters.drop(r);
-    ctx.drop_list[ctx.drop_count++] = m;
-}
+inline void drop(LcoreContext& ctx, rte_mbuf* m, DropReason r) noexcept { drop_packet(ctx, m, r); }
 
 inline void punt(LcoreContext& ctx, rte_mbuf* m, PuntKind kind) noexcept {
     m->hash.usr = static_cast<uint32_t>(kind);
@@ -115,22 +113,112 @@ inline void send6(LcoreContext& ctx, rte_mbuf* m, const NextHop& nh, const uint8
     send_to_neighbor(ctx, m, nh.port, lo, hi, 6);
 }
 
-// Sends an ICMP error about `m` (whose L3 header starts at `l3_off`) when the
-// rate limit allows; the caller drops `m` itself.
-void icmp_error(LcoreContext& ctx, rte_mbuf* m, uint16_t in_port, IcmpError kind, uint32_t mtu) noexcept {
-    if (!ctx.icmp_limit.take(rte_rdtsc())) {
-        ++ctx.counters.icmp_rate_limited;
-        return;
+inline void icmp_error(LcoreContext& ctx, rte_mbuf* m, uint16_t in_port, IcmpError kind, uint32_t mtu) noexcept {
+    send_icmp_error(ctx, m, in_port, kind, mtu);
+}
+
+// The policy selector fields of an IPv4 / IPv6 packet. Ports are read only
+// from the first fragment of TCP, UDP and SCTP.
+inline ipsec::FlowKey flow_key4(const rte_ipv4_hdr* ip, uint16_t ihl, uint32_t avail) noexcept {
+    ipsec::FlowKey k;
+    k.proto = ip->next_proto_id;
+    k.src[0] = rte_be_to_cpu_32(ip->src_addr);
+    k.dst[0] = rte_be_to_cpu_32(ip->dst_addr);
+    const bool first_fragment = (ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_OFFSET_MASK)) == 0;
+    if (first_fragment && (k.proto == IPPROTO_TCP || k.proto == IPPROTO_UDP || k.proto == IPPROTO_SCTP) &&
+        avail >= ihl + 4u) {
+        const auto* l4 = reinterpret_cast<const uint8_t*>(ip) + ihl;
+        k.sport = static_cast<uint16_t>(l4[0] << 8 | l4[1]);
+        k.dport = static_cast<uint16_t>(l4[2] << 8 | l4[3]);
     }
-    rte_mbuf* e = build_icmp_error(m, ctx.tables->ports[in_port], kind, mtu);
-    if (e == nullptr) {
-        return;  // not eligible (RFC 1812 / 4443 exclusions) or no mbuf: nothing to count as a drop
+    return k;
+}
+
+inline ipsec::FlowKey flow_key6(const rte_ipv6_hdr* ip, uint32_t avail) noexcept {
+    ipsec::FlowKey k;
+    k.v6 = true;
+    k.proto = ip->proto;
+    std::memcpy(k.src.data(), ip->src_addr, 16);
+    std::memcpy(k.dst.data(), ip->dst_addr, 16);
+    if ((k.proto == IPPROTO_TCP || k.proto == IPPROTO_UDP || k.proto == IPPROTO_SCTP) &&
+        avail >= sizeof(rte_ipv6_hdr) + 4) {
+        const auto* l4 = reinterpret_cast<const uint8_t*>(ip + 1);
+        k.sport = static_cast<uint16_t>(l4[0] << 8 | l4[1]);
+        k.dport = static_cast<uint16_t>(l4[2] << 8 | l4[3]);
     }
-    ++ctx.counters.icmp_sent;
-    output_local(ctx, e);
+    return k;
+}
+
+// Inbound policy (RFC 4301 5.2): traffic a policy says must arrive protected
+// is dropped in clear or when it came through another SA. Returns false when
+// the packet was dropped.
+inline bool inbound_policy_ok(LcoreContext& ctx, rte_mbuf* m, const ipsec::FlowKey& k,
+                              const ipsec::Sa* via_sa) noexcept {
+    const ipsec::PolicyRule* r = ctx.ipsec->in.lookup(k);
+    if (r == nullptr || r->action == cp::PolicyAction::bypass) {
+        return true;
+    }
+    if (r->action == cp::PolicyAction::discard) {
+        drop(ctx, m, DropReason::ipsec_policy_discard);
+        return false;
+    }
+    if (r->sa != via_sa) {
+        drop(ctx, m, DropReason::ipsec_policy_mismatch);
+        return false;
+    }
+    return true;
+}
+
+// Outbound policy: returns true when the packet was taken (queued for ESP or
+// dropped), false when it bypasses IPsec and forwarding goes on. The inner
+// TTL has been decremented by the caller.
+inline bool outbound_policy_takes(LcoreContext& ctx, rte_mbuf* m, uint16_t in_port, const ipsec::FlowKey& k,
+                                  uint32_t inner_len, bool df_or_v6) noexcept {
+    const ipsec::PolicyRule* r = ctx.ipsec->out.lookup(k);
+    if (r == nullptr || r->action == cp::PolicyAction::bypass) {
+        return false;
+    }
+    if (r->action == cp::PolicyAction::discard) {
+        drop(ctx, m, DropReason::ipsec_policy_discard);
+        return true;
+    }
+    ipsec::Sa* sa = r->sa;
+    // The outer packet's route decides its MTU (PMTUD through the tunnel).
+    const Fib& fib = *ctx.tables->fib;
+    const uint32_t nh_index = sa->outer_v6 ? fib.lookup6(sa->remote6.data()) : fib.lookup4(sa->remote4_host);
+    if (nh_index == Fib::kNoRoute) [[unlikely]] {
+        drop(ctx, m, DropReason::no_route);
+        return true;
+    }
+    const uint16_t mtu = ctx.tables->ports[fib.next_hop(nh_index).port].mtu;
+    const uint32_t overhead = ipsec::esp_overhead(inner_len, sa->outer_v6);
+    if (inner_len + overhead > mtu) [[unlikely]] {
+        if (df_or_v6) {
+            // Largest inner packet that fits, rounded down to ESP's 4-byte alignment.
+            const uint32_t room = mtu > overhead + 4 ? (mtu - (overhead - (overhead & 3)) - 3) & ~3u : 0;
+            icmp_error(ctx, m, in_port, IcmpError::frag_needed, room);
+        }
+        drop(ctx, m, DropReason::mtu_exceeded);
+        return true;
+    }
+    ctx.esp_out[ctx.esp_out_count] = m;
+    ctx.esp_out_sa[ctx.esp_out_count] = sa;
+    ++ctx.esp_out_count;
+    return true;
+}
+
+inline bool queue_esp_in(LcoreContext& ctx, rte_mbuf* m) noexcept {
+    if (ctx.ipsec == nullptr || ctx.esp_in_count == kMaxBurstDp) {
+        return false;
+    }
+    ctx.esp_in[ctx.esp_in_count++] = m;
+    return true;
 }
 
 void local4(LcoreContext& ctx, rte_mbuf* m, rte_ipv4_hdr* ip, uint16_t ihl) noexcept {
+    if (ip->next_proto_id == ipsec::kProtoEsp && queue_esp_in(ctx, m)) {
+        return;
+    }
     if (ip->next_proto_id == IPPROTO_ICMP && rte_pktmbuf_data_len(m) >= kEthHdrLen + ihl + sizeof(rte_icmp_hdr)) {
         auto* icmp = reinterpret_cast<rte_icmp_hdr*>(reinterpret_cast<uint8_t*>(ip) + ihl);
         if (icmp->icmp_type == RTE_IP_ICMP_ECHO_REQUEST && icmp->icmp_code == 0) {
@@ -144,6 +232,9 @@ void local4(LcoreContext& ctx, rte_mbuf* m, rte_ipv4_hdr* ip, uint16_t ihl) noex
 }
 
 void local6(LcoreContext& ctx, rte_mbuf* m, rte_ipv6_hdr* ip) noexcept {
+    if (ip->proto == ipsec::kProtoEsp && queue_esp_in(ctx, m)) {
+        return;
+    }
     if (ip->proto == IPPROTO_ICMPV6 && rte_pktmbuf_data_len(m) >= kEthHdrLen + sizeof(rte_ipv6_hdr) + 4) {
         auto* icmp = reinterpret_cast<rte_icmp_hdr*>(ip + 1);
         if (icmp->icmp_type == kIcmp6EchoRequest && icmp->icmp_code == 0) {
@@ -160,7 +251,10 @@ void local6(LcoreContext& ctx, rte_mbuf* m, rte_ipv6_hdr* ip) noexcept {
     drop(ctx, m, DropReason::local_unsupported);
 }
 
-void forward4(LcoreContext& ctx, rte_mbuf* m, uint16_t in_port) noexcept {
+// `via_sa`: the SA an inner packet was decrypted with, nullptr for cleartext.
+// `l2_multicast`: the frame was link-layer broadcast/multicast, which a
+// router may deliver locally but must not forward (RFC 1812 5.3.4).
+void forward4(LcoreContext& ctx, rte_mbuf* m, uint16_t in_port, const ipsec::Sa* via_sa, bool l2_multicast) noexcept {
     const uint16_t data_len = rte_pktmbuf_data_len(m);
     if (data_len < kEthHdrLen + sizeof(rte_ipv4_hdr)) [[unlikely]] {
         drop(ctx, m, DropReason::ip4_truncated);
@@ -219,20 +313,39 @@ void forward4(LcoreContext& ctx, rte_mbuf* m, uint16_t in_port) noexcept {
         case NextHopKind::on_link:
             break;
     }
+    if (l2_multicast) [[unlikely]] {
+        drop(ctx, m, DropReason::ip4_not_forwarded);
+        return;
+    }
+    ipsec::FlowKey key;
+    if (ctx.ipsec != nullptr) {
+        key = flow_key4(ip, ihl, data_len - kEthHdrLen);
+        if (!ctx.ipsec->in.empty() && !inbound_policy_ok(ctx, m, key, via_sa)) {
+            return;
+        }
+    }
     if (ip->time_to_live <= 1) [[unlikely]] {
         icmp_error(ctx, m, in_port, IcmpError::time_exceeded, 0);
         drop(ctx, m, DropReason::ttl_exceeded);
         return;
     }
+    const bool df = (ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG)) != 0;
+    if (ctx.ipsec != nullptr && !ctx.ipsec->out.empty()) {
+        ip4_decrement_ttl(ip);
+        if (outbound_policy_takes(ctx, m, in_port, key, total_len, df)) {
+            return;
+        }
+        ip4_increment_ttl(ip);
+    }
     const uint16_t mtu = ctx.tables->ports[nh.port].mtu;
     if (total_len > mtu) [[unlikely]] {
-        if ((ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG)) != 0) {
+        if (df) {
             icmp_error(ctx, m, in_port, IcmpError::frag_needed, mtu);
         }
         drop(ctx, m, DropReason::mtu_exceeded);
         return;
     }
-    ip4_decrement_ttl(&ip->time_to_live, &ip->hdr_checksum);
+    ip4_decrement_ttl(ip);
     send4(ctx, m, nh, dst);
 }
 
@@ -244,7 +357,7 @@ inline bool is_nd(const rte_ipv6_hdr* ip, uint16_t data_len) noexcept {
     return type >= kIcmp6NdFirst && type <= kIcmp6NdLast;
 }
 
-void forward6(LcoreContext& ctx, rte_mbuf* m, uint16_t in_port) noexcept {
+void forward6(LcoreContext& ctx, rte_mbuf* m, uint16_t in_port, const ipsec::Sa* via_sa, bool l2_multicast) noexcept {
     const uint16_t data_len = rte_pktmbuf_data_len(m);
     if (data_len < kEthHdrLen + sizeof(rte_ipv6_hdr)) [[unlikely]] {
         drop(ctx, m, DropReason::ip6_truncated);
@@ -293,7 +406,7 @@ void forward6(LcoreContext& ctx, rte_mbuf* m, uint16_t in_port) noexcept {
     // Link-local scope never crosses a router (RFC 4291 2.5.6).
     const bool dst_link_local = dst[0] == 0xfe && (dst[1] & 0xc0) == 0x80;
     const bool src_link_local = src[0] == 0xfe && (src[1] & 0xc0) == 0x80;
-    if (dst_link_local || src_link_local) [[unlikely]] {
+    if (dst_link_local || src_link_local || l2_multicast) [[unlikely]] {
         drop(ctx, m, DropReason::ip6_not_forwarded);
         return;
     }
@@ -307,10 +420,24 @@ void forward6(LcoreContext& ctx, rte_mbuf* m, uint16_t in_port) noexcept {
         drop(ctx, m, DropReason::blackhole);
         return;
     }
+    ipsec::FlowKey key;
+    if (ctx.ipsec != nullptr) {
+        key = flow_key6(ip, data_len - kEthHdrLen);
+        if (!ctx.ipsec->in.empty() && !inbound_policy_ok(ctx, m, key, via_sa)) {
+            return;
+        }
+    }
     if (ip->hop_limits <= 1) [[unlikely]] {
         icmp_error(ctx, m, in_port, IcmpError::time_exceeded, 0);
         drop(ctx, m, DropReason::ttl_exceeded);
         return;
+    }
+    if (ctx.ipsec != nullptr && !ctx.ipsec->out.empty()) {
+        --ip->hop_limits;
+        if (outbound_policy_takes(ctx, m, in_port, key, total_len, true)) {
+            return;
+        }
+        ++ip->hop_limits;
     }
     const uint16_t mtu = ctx.tables->ports[nh.port].mtu;
     if (total_len > mtu) [[unlikely]] {
@@ -328,17 +455,18 @@ inline void forward_one(LcoreContext& ctx, rte_mbuf* m, uint16_t in_port) noexce
         return;
     }
     const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
-    if (!rte_is_multicast_ether_addr(&eth->dst_addr) &&
+    const bool l2_multicast = rte_is_multicast_ether_addr(&eth->dst_addr);
+    if (!l2_multicast &&
         !rte_is_same_ether_addr(&eth->dst_addr, &ctx.tables->ports[in_port].mac)) [[unlikely]] {
         drop(ctx, m, DropReason::l2_other_host);
         return;
     }
     switch (eth->ether_type) {
         case RTE_BE16(RTE_ETHER_TYPE_IPV4):
-            forward4(ctx, m, in_port);
+            forward4(ctx, m, in_port, nullptr, l2_multicast);
             return;
         case RTE_BE16(RTE_ETHER_TYPE_IPV6):
-            forward6(ctx, m, in_port);
+            forward6(ctx, m, in_port, nullptr, l2_multicast);
             return;
         case RTE_BE16(RTE_ETHER_TYPE_ARP):
             punt(ctx, m, PuntKind::arp);
@@ -421,6 +549,7 @@ void output_local(LcoreContext& ctx, rte_mbuf* m) noexcept {
 
 void forward_burst(LcoreContext& ctx, uint16_t in_port, rte_mbuf** pkts, uint16_t n) noexcept {
     constexpr uint16_t kPrefetchAhead = 4;
+    ctx.ipsec = ctx.tables->ipsec.load(std::memory_order_acquire);
     for (uint16_t i = 0; i < n && i < kPrefetchAhead; ++i) {
         rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void*));
     }
@@ -434,7 +563,48 @@ void forward_burst(LcoreContext& ctx, uint16_t in_port, rte_mbuf** pkts, uint16_
     }
     ctx.counters.rx_packets += n;
     ctx.counters.rx_bytes += bytes;
+    if (ctx.esp_in_count != 0) {
+        // Decrypted inner packets are forwarded like received ones (and may
+        // themselves be queued for ESP on the way out).
+        rte_mbuf* inner[kMaxBurstDp];
+        ipsec::Sa* via[kMaxBurstDp];
+        const uint16_t k = ipsec::esp_decrypt(ctx, inner, via);
+        for (uint16_t i = 0; i < k; ++i) {
+            const auto* eth = rte_pktmbuf_mtod(inner[i], const rte_ether_hdr*);
+            if (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV4)) {
+                forward4(ctx, inner[i], in_port, via[i], false);
+            } else {
+                forward6(ctx, inner[i], in_port, via[i], false);
+            }
+        }
+    }
+    if (ctx.esp_out_count != 0) {
+        rte_mbuf* outer[2 * kMaxBurstDp];
+        const uint16_t k = ipsec::esp_encrypt(ctx, outer);
+        for (uint16_t i = 0; i < k; ++i) {
+            output_local(ctx, outer[i]);
+        }
+    }
     release_pending(ctx);
+}
+
+void send_icmp_error(LcoreContext& ctx, rte_mbuf* m, uint16_t in_port, IcmpError kind, uint32_t mtu) noexcept {
+    const PortInfo& port = ctx.tables->ports[in_port];
+    // Ineligible offenders (RFC 1812 / 4443 exclusions) must not spend tokens.
+    if (!icmp_error_allowed(m, port)) {
+        return;
+    }
+    if (!ctx.icmp_limit.take(rte_rdtsc())) {
+        ++ctx.counters.icmp_rate_limited;
+        return;
+    }
+    rte_mbuf* e = build_icmp_error(m, port, kind, mtu);
+    if (e == nullptr) {
+        ctx.counters.drop(DropReason::mbuf_alloc_failed);  // the error we owed, not the offender
+        return;
+    }
+    ++ctx.counters.icmp_sent;
+    output_local(ctx, e);
 }
 
 }  // namespace gw::dp

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 
+#include "dataplane/icmp.h"
 #include "dataplane/lcore_context.h"
 
 struct rte_mbuf;
@@ -23,6 +24,10 @@ void output_local(LcoreContext& ctx, rte_mbuf* m) noexcept;
 
 // Queues `m` (L2 header complete) for transmission on port index `port`.
 void send_on_port(LcoreContext& ctx, uint16_t port, rte_mbuf* m) noexcept;
+
+// Sends the ICMP error `kind` about `m` (received on port index `in_port`)
+// when the lcore's rate limit allows. The caller still owns `m`.
+void send_icmp_error(LcoreContext& ctx, rte_mbuf* m, uint16_t in_port, IcmpError kind, uint32_t mtu) noexcept;
 
 // Frees what was dropped and hands punted packets to the control thread;
 // forward_burst calls it at the end of each burst, other callers after

@@ -171,7 +171,37 @@ rte_mbuf* build6(const rte_mbuf* offender, const PortInfo& in_port, IcmpError ki
 
 }  // namespace
 
+bool icmp_error_allowed(const rte_mbuf* offender, const PortInfo& in_port) noexcept {
+    const auto* eth = rte_pktmbuf_mtod(offender, const rte_ether_hdr*);
+    if (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV4)) {
+        const auto* orig = rte_pktmbuf_mtod_offset(offender, const rte_ipv4_hdr*, kEthHdrLen);
+        const uint16_t ihl = static_cast<uint16_t>((orig->version_ihl & 0x0f) * 4);
+        if (!in_port.has_v4 || (orig->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_OFFSET_MASK)) != 0) {
+            return false;  // only the first fragment may trigger an error
+        }
+        if (orig->next_proto_id == IPPROTO_ICMP) {
+            return rte_pktmbuf_data_len(offender) >= kEthHdrLen + ihl + 1 &&
+                   !icmp4_is_error(*(reinterpret_cast<const uint8_t*>(orig) + ihl));
+        }
+        return true;
+    }
+    const auto* orig = rte_pktmbuf_mtod_offset(offender, const rte_ipv6_hdr*, kEthHdrLen);
+    static constexpr uint8_t kUnspecified[16] = {};
+    if (!in_port.has_v6 || orig->src_addr[0] == 0xff || std::memcmp(orig->src_addr, kUnspecified, 16) == 0) {
+        return false;
+    }
+    if (orig->proto == IPPROTO_ICMPV6) {
+        // Never an error about an error (RFC 4443 2.4(e)).
+        return rte_pktmbuf_data_len(offender) >= kEthHdrLen + sizeof(rte_ipv6_hdr) + 1 &&
+               *reinterpret_cast<const uint8_t*>(orig + 1) >= 128;
+    }
+    return true;
+}
+
 rte_mbuf* build_icmp_error(const rte_mbuf* offender, const PortInfo& in_port, IcmpError kind, uint32_t mtu) noexcept {
+    if (!icmp_error_allowed(offender, in_port)) {
+        return nullptr;
+    }
     const auto* eth = rte_pktmbuf_mtod(offender, const rte_ether_hdr*);
     if (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV4)) {
         return build4(offender, in_port, kind, mtu);
@@ -186,9 +216,12 @@ void make_echo_reply4(rte_ipv4_hdr* ip, rte_icmp_hdr* icmp) noexcept {
     ip->time_to_live = kDefaultTtl;
     ip->hdr_checksum = 0;
     ip->hdr_checksum = rte_ipv4_cksum(ip);
-    const uint16_t old_word = *reinterpret_cast<const uint16_t*>(&icmp->icmp_type);
+    // Recomputed, not patched: RFC 1624 updating can yield 0x0000 where an
+    // all-zero message needs 0xffff.
     icmp->icmp_type = RTE_IP_ICMP_ECHO_REPLY;
-    icmp->icmp_cksum = csum_replace16(icmp->icmp_cksum, old_word, *reinterpret_cast<const uint16_t*>(&icmp->icmp_type));
+    icmp->icmp_cksum = 0;
+    const auto icmp_len = static_cast<uint32_t>(rte_be_to_cpu_16(ip->total_length) - (ip->version_ihl & 0x0f) * 4u);
+    icmp->icmp_cksum = static_cast<uint16_t>(~rte_raw_cksum(icmp, icmp_len));
 }
 
 void make_echo_reply6(rte_ipv6_hdr* ip, rte_icmp_hdr* icmp) noexcept {

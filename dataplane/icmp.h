@@ -25,6 +25,9 @@ enum class IcmpError : uint8_t {
 // error, a non-initial fragment, from a multicast/unspecified source; the
 // port has no address of that family) or when no mbuf is free.
 // The result has L2 space with ether_type set and is ready for output_local.
+// Whether an error about `offender` may be sent at all (the exclusions above).
+[[nodiscard]] bool icmp_error_allowed(const rte_mbuf* offender, const PortInfo& in_port) noexcept;
+
 [[nodiscard]] rte_mbuf* build_icmp_error(const rte_mbuf* offender, const PortInfo& in_port, IcmpError kind,
                                          uint32_t mtu) noexcept;
 

@@ -9,6 +9,7 @@
 #include <rte_spinlock.h>
 
 #include "dataplane/counters.h"
+#include "dataplane/ipsec/ipsec.h"
 #include "dataplane/tables.h"
 #include "dataplane/token_bucket.h"
 
@@ -60,6 +61,24 @@ struct alignas(RTE_CACHE_LINE_SIZE) LcoreContext {
     uint16_t punt_count = 0;
     std::array<rte_mbuf*, 2 * kMaxBurstDp> drop_list{};
     std::array<rte_mbuf*, 2 * kMaxBurstDp> punt_list{};
+
+    // IPsec: this lcore's ipsec-mb manager, the snapshot read at the start of
+    // the burst, and the ESP work classification queued for batch crypto.
+    ipsec::GcmEngine* crypto = nullptr;
+    const ipsec::IpsecState* ipsec = nullptr;
+    uint16_t esp_out_count = 0;
+    uint16_t esp_in_count = 0;
+    uint16_t outer_ip_id = 0;
+    std::array<rte_mbuf*, 2 * kMaxBurstDp> esp_out{};
+    std::array<ipsec::Sa*, 2 * kMaxBurstDp> esp_out_sa{};
+    std::array<uint16_t, 2 * kMaxBurstDp> esp_out_port{};  // egress port index of the outer packet
+    std::array<rte_mbuf*, kMaxBurstDp> esp_in{};
 };
+
+// Drops `m` under `r`; freed in bulk by release_pending().
+inline void drop_packet(LcoreContext& ctx, rte_mbuf* m, DropReason r) noexcept {
+    ctx.counters.drop(r);
+    ctx.drop_list[ctx.drop_count++] = m;
+}
 
 }  // namespace gw::dp

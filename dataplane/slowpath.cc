@@ -267,6 +267,15 @@ void SlowPath::handle_nd(rte_mbuf* m, uint16_t in_port) noexcept {
     static constexpr uint8_t kUnspecified[16] = {};
     const bool src_unspecified = std::memcmp(ip->src_addr, kUnspecified, 16) == 0;
 
+    // RFC 4861 7.1.1: a DAD solicitation carries no source link-layer option;
+    // 7.1.2: an advertisement to a multicast group is never "solicited".
+    const bool solicited_flag = (body->flags_reserved[0] & 0x40) != 0;
+    if ((type == kNdNs && src_unspecified && ll != nullptr) ||
+        (type == kNdNa && ip->dst_addr[0] == 0xff && solicited_flag)) {
+        ctx_.counters.drop(DropReason::nd_malformed);
+        rte_pktmbuf_free(m);
+        return;
+    }
     if (type == kNdNa) {
         if (ll != nullptr) {
             learn(neighbor_key6(in_port, body->target), *ll, false);

@@ -3,10 +3,12 @@
 // before the workers start. Ports and the FIB are immutable while workers
 // run; the neighbor table has its own single-writer contract (neighbor.h).
 
+#include <atomic>
 #include <memory>
 #include <vector>
 
 #include "dataplane/fib.h"
+#include "dataplane/ipsec/ipsec.h"
 #include "dataplane/neighbor.h"
 
 struct rte_ring;
@@ -26,6 +28,9 @@ struct Tables {
     std::unique_ptr<Fib> fib;
     std::unique_ptr<NeighborTable> neighbors;
     rte_ring* punt_ring = nullptr;  // workers (MP) -> control thread (SC)
+    // Current IPsec snapshot (nullptr: no IPsec configured). Workers load it
+    // once per burst; the control thread swaps it (ipsec.h).
+    std::atomic<const ipsec::IpsecState*> ipsec{nullptr};
 
     // Port index for a DPDK port id, or -1.
     [[nodiscard]] int port_index(uint16_t port_id) const noexcept {

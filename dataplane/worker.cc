@@ -3,6 +3,7 @@
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
 
 #include "dataplane/forward.h"
 
@@ -41,8 +42,15 @@ uint16_t Worker::poll_once(uint64_t now_tsc) noexcept {
 }
 
 void Worker::run(const std::atomic<bool>& stop) noexcept {
+    if (qsbr_ != nullptr) {
+        rte_rcu_qsbr_thread_register(qsbr_, qsbr_id_);
+        rte_rcu_qsbr_thread_online(qsbr_, qsbr_id_);
+    }
     while (!stop.load(std::memory_order_relaxed)) {
         const uint16_t n = poll_once(rte_rdtsc());
+        if (qsbr_ != nullptr) {
+            rte_rcu_qsbr_quiescent(qsbr_, qsbr_id_);  // holds no table pointer between rounds
+        }
         if (n == 0 && idle_sleep_us_ != 0) {
             // Nothing buffered may wait longer than drain-us: flush before sleeping.
             flush_tx(ctx_);
@@ -50,6 +58,10 @@ void Worker::run(const std::atomic<bool>& stop) noexcept {
         }
     }
     flush_tx(ctx_);
+    if (qsbr_ != nullptr) {
+        rte_rcu_qsbr_thread_offline(qsbr_, qsbr_id_);
+        rte_rcu_qsbr_thread_unregister(qsbr_, qsbr_id_);
+    }
 }
 
 }  // namespace gw::dp

@@ -8,6 +8,8 @@
 
 #include "dataplane/lcore_context.h"
 
+struct rte_rcu_qsbr;
+
 namespace gw::dp {
 
 struct RxQueue {
@@ -28,6 +30,13 @@ public:
     // Loops until `stop` becomes true, then flushes what it holds.
     void run(const std::atomic<bool>& stop) noexcept;
 
+    // Registers the worker with the RCU quiescent-state variable (thread id
+    // `id`); run() then reports a quiescent state after every round.
+    void set_qsbr(rte_rcu_qsbr* qs, uint32_t id) noexcept {
+        qsbr_ = qs;
+        qsbr_id_ = id;
+    }
+
     [[nodiscard]] unsigned lcore() const noexcept { return lcore_; }
     [[nodiscard]] const std::vector<RxQueue>& rx_queues() const noexcept { return rx_; }
     [[nodiscard]] LcoreContext& context() noexcept { return ctx_; }
@@ -40,6 +49,8 @@ private:
     uint64_t drain_tsc_;
     uint64_t last_drain_tsc_ = 0;
     uint32_t idle_sleep_us_;
+    rte_rcu_qsbr* qsbr_ = nullptr;
+    uint32_t qsbr_id_ = 0;
 };
 
 }  // namespace gw::dp

@@ -82,8 +82,15 @@ int run_gateway(const Options& opt) {
         } else {
             auto& dp = **dataplane;
             gw::log::info("ready: {} ports, {} workers", config->ports.size(), config->workers.size());
+            const uint64_t tick_tsc = rte_get_tsc_hz();
+            uint64_t next_tick = rte_rdtsc() + tick_tsc;
             while (g_signal.load(std::memory_order_relaxed) == 0) {
-                if (dp.poll_control(rte_rdtsc()) == 0) {
+                const uint64_t now = rte_rdtsc();
+                if (now >= next_tick) {
+                    dp.tick(now);
+                    next_tick = now + tick_tsc;
+                }
+                if (dp.poll_control(now) == 0) {
                     std::this_thread::sleep_for(std::chrono::milliseconds(1));
                 }
             }
