@@ -2,11 +2,14 @@
 # The one-command demo on a fresh Debian 12 machine: installs dependencies, prepares
 # the host, builds, starts gatewayd between a LAN and a WAN network namespace
 # (gwdemo-lan, gwdemo-gw, gwdemo-wan) and shows it routing: pings (v4, v6, the gateway
-# itself), a 5 s iperf3 TCP run, ICMP time exceeded, then the final counters and a
-# PASS/FAIL summary. Cleans up everything it started, also on failure or Ctrl-C.
+# itself), a 5 s iperf3 TCP run, ICMP time exceeded, then the final counters. Then
+# the product itself: two gateways joining two sites with an IPsec ESP tunnel
+# (AES-GCM), pings and iperf3 across it, and a capture of the WAN showing only ESP.
+# Ends with a PASS/FAIL summary. Cleans up everything it started, also on failure or Ctrl-C.
 #
-# usage: sudo scripts/demo.sh [--xdp] [--skip-deps] [--no-build] [--log-level LEVEL] [--hugepages N]
+# usage: sudo scripts/demo.sh [--xdp] [--no-ipsec] [--skip-deps] [--no-build] [--log-level LEVEL] [--hugepages N]
 #   --xdp         AF_XDP ports (copy mode, the only mode veth has) instead of AF_PACKET
+#   --no-ipsec    skip the two-site IPsec part
 #   --skip-deps   do not run scripts/install-deps.sh
 #   --no-build    do not build; use build/gateway/gatewayd (or $GATEWAYD) as it is
 #   --log-level   gatewayd log level: error|warn|info|debug (default info)
@@ -22,6 +25,7 @@ skip_deps=0
 do_build=1
 log_level=info
 hugepages=512
+ipsec=1
 
 usage() {
     sed -n '8,14p' "$0" | sed 's/^# \{0,1\}//' >&2
@@ -31,6 +35,7 @@ usage() {
 while (($#)); do
     case $1 in
         --xdp) ports=xdp; shift ;;
+        --no-ipsec) ipsec=0; shift ;;
         --skip-deps) skip_deps=1; shift ;;
         --no-build) do_build=0; shift ;;
         --log-level)
@@ -60,6 +65,10 @@ fi
 cd "$repo"
 # shellcheck source-path=SCRIPTDIR source=lib/netns.sh
 source "$repo/scripts/lib/netns.sh"
+# shellcheck source-path=SCRIPTDIR source=lib/sites.sh
+source "$repo/scripts/lib/sites.sh"
+sites_prefix=gwsite
+sites_made=0
 
 gatewayd=${GATEWAYD:-$repo/build/gateway/gatewayd}
 workdir=$(mktemp -d /tmp/gwdemo.XXXXXX) # mode 0700
@@ -81,6 +90,11 @@ cleanup() {
     fi
     if ((testbed_made)); then
         testbed_down "$prefix"
+    fi
+    sites_gw_stop a >/dev/null 2>&1 || true
+    sites_gw_stop b >/dev/null 2>&1 || true
+    if ((sites_made)); then
+        sites_down "$sites_prefix"
     fi
     gw_cleanup_hugepages "$file_prefix"
     rm -rf "$workdir"
@@ -118,6 +132,9 @@ summary() {
     done
     if [[ -n $iperf_mbps ]]; then
         printf '  iperf3 TCP lan -> wan throughput: %s Mbit/s\n' "$iperf_mbps"
+    fi
+    if [[ -n ${ipsec_mbps:-} ]]; then
+        printf '  iperf3 TCP site A -> site B through the ESP tunnel: %s Mbit/s\n' "$ipsec_mbps"
     fi
     if ((failed == 0)); then
         printf '  RESULT: PASS (%d steps)\n' "${#step_names[@]}"
@@ -212,6 +229,71 @@ banner "gatewayd final counters"
 cat "$out" 2>/dev/null || true
 if [[ -s $stats ]] && command -v jq >/dev/null 2>&1; then
     printf 'stats-json: drops %s, mbufs_leaked %s\n' "$(jq -c '.drops // {}' "$stats")" "$(jq -r '.mbufs_leaked // "?"' "$stats")"
+fi
+
+# --- part 2: two sites joined by an IPsec tunnel ---------------------------------------
+if ((ipsec)); then
+    banner "two-site IPsec testbed $sites_prefix-{sa,gwa,wan,gwb,sb}"
+    sites_down "$sites_prefix"
+    sites_made=1
+    if sites_up "$sites_prefix"; then
+        record "two-site testbed up" PASS
+        sites_keys
+        sites_gw_config "$sites_prefix" a "$workdir/site-a.conf"
+        sites_gw_config "$sites_prefix" b "$workdir/site-b.conf"
+        echo "gateway A config (keys masked):"
+        sed -E 's/(key )[0-9a-f]{8}[0-9a-f]*/\1********/; s/^/    /' "$workdir/site-a.conf"
+        sites_gw_start "$sites_prefix" a "$gatewayd" "$workdir/site-a.conf" "$workdir" --log-level "$log_level"
+        sites_gw_start "$sites_prefix" b "$gatewayd" "$workdir/site-b.conf" "$workdir" --log-level "$log_level"
+        if sites_gw_wait_ready a "$workdir" 30 && sites_gw_wait_ready b "$workdir" 30; then
+            record "gateways A and B ready" PASS
+            site_a() { ip netns exec "$sites_prefix-sa" "$@"; }
+            ip netns exec "$sites_prefix-wan" timeout 30 tcpdump -i br0 -n -U -c 2000 -w "$workdir/wan.pcap" \
+                2>/dev/null &
+            capture=$!
+            sleep 0.5
+            step "ping site A -> site B, IPv4 through the tunnel" site_a timeout 20 ping -c 5 -i 0.2 -W 2 "$SITES_B_HOST4" || true
+            step "ping site A -> site B, IPv6 through the tunnel" site_a timeout 20 ping -6 -c 5 -i 0.2 -W 2 "$SITES_B_HOST6" || true
+            ipsec_iperf() {
+                ip netns exec "$sites_prefix-sb" timeout 30 iperf3 -s -1 >/dev/null 2>&1 &
+                local server=$!
+                sleep 0.5
+                local json
+                json=$(site_a timeout 25 iperf3 -c "$SITES_B_HOST4" -t 5 -J) || { wait "$server" 2>/dev/null; return 1; }
+                wait "$server" 2>/dev/null || true
+                ipsec_mbps=$(/usr/bin/python3 -c 'import json,sys; print("%.0f" % (json.loads(sys.stdin.read())["end"]["sum_received"]["bits_per_second"]/1e6))' <<<"$json")
+                echo "iperf3 through the tunnel: $ipsec_mbps Mbit/s received"
+            }
+            step "iperf3 TCP site A -> site B, 5 s" ipsec_iperf || true
+            kill "$capture" 2>/dev/null || true
+            wait "$capture" 2>/dev/null || true
+            wan_step() {
+                echo "first packets seen on the WAN bridge:"
+                tcpdump -n -r "$workdir/wan.pcap" 2>/dev/null | head -n 6 | sed 's/^/    /'
+                local clear
+                clear=$(tcpdump -n -r "$workdir/wan.pcap" '(ip and not ip proto 50) or (ip6 and not ip6 proto 50 and not icmp6)' 2>/dev/null | wc -l)
+                echo "non-ESP IP packets on the WAN: $clear"
+                ((clear == 0))
+            }
+            step "the WAN carried only ESP" wan_step || true
+        else
+            record "gateways A and B ready" FAIL
+        fi
+        banner "stop gateways A and B"
+        sites_gw_stop a
+        sites_gw_stop b
+        if [[ ${SITES_RC_a:-x} == 0 && ${SITES_RC_b:-x} == 0 ]]; then
+            record "gateways A and B clean shutdown" PASS
+        else
+            record "gateways A and B clean shutdown (exit ${SITES_RC_a:-?}/${SITES_RC_b:-?})" FAIL
+        fi
+        echo "gateway A final counters:"
+        sed 's/^/    /' "$workdir/gwa.out" 2>/dev/null || true
+        sites_down "$sites_prefix"
+        sites_made=0
+    else
+        record "two-site testbed up" FAIL
+    fi
 fi
 
 summary || exit 1
