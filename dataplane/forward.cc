@@ -162,7 +162,9 @@ inline bool inbound_policy_ok(LcoreContext& ctx, rte_mbuf* m, const ipsec::FlowK
         drop(ctx, m, DropReason::ipsec_policy_discard);
         return false;
     }
-    if (r->sa != via_sa) {
+    // Like an xfrm template, the policy names a tunnel: any SA between the same
+    // endpoints satisfies it, so a rekeyed SA is accepted beside the old one.
+    if (r->sa != via_sa && (via_sa == nullptr || !ipsec::same_tunnel(*r->sa, *via_sa))) {
         drop(ctx, m, DropReason::ipsec_policy_mismatch);
         return false;
     }
@@ -194,9 +196,7 @@ inline bool outbound_policy_takes(LcoreContext& ctx, rte_mbuf* m, uint16_t in_po
     const uint32_t overhead = ipsec::esp_overhead(inner_len, sa->outer_v6);
     if (inner_len + overhead > mtu) [[unlikely]] {
         if (df_or_v6) {
-            // Largest inner packet that fits, rounded down to ESP's 4-byte alignment.
-            const uint32_t room = mtu > overhead + 4 ? (mtu - (overhead - (overhead & 3)) - 3) & ~3u : 0;
-            icmp_error(ctx, m, in_port, IcmpError::frag_needed, room);
+            icmp_error(ctx, m, in_port, IcmpError::frag_needed, ipsec::esp_max_inner(mtu, sa->outer_v6));
         }
         drop(ctx, m, DropReason::mtu_exceeded);
         return true;

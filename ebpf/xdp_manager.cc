@@ -263,19 +263,24 @@ Status XdpGateway::load() {
         return make_errno_error(-ec.value(), "xdp: cannot create pin directory '{}': {} (is bpffs mounted at {}? "
                                 "see scripts/setup-host.sh)", dir.string(), ec.message(), options_.pin_root.string());
     }
-    // Every map except xsks_map (sockets belong to one process) and tx_ports
-    // (ifindexes; rebuilt from the bypass rules below, and the kernel reports
-    // devmap flags that libbpf then refuses to match) is pinned, and reused
-    // when a compatible pin exists. Pinning is set here, not in the ELF,
+    // Every map except xsks_map (sockets belong to one process) is pinned, and
+    // reused when a compatible pin exists: all instances on one interface (gatewayd,
+    // gw-xdp, the next gatewayd) share one set of rules and counters. Pinning is set here, not in the ELF,
     // so that DPDK's net_af_xdp loading the same object pins nothing globally.
     bpf_map* pinned[] = {skel_->maps.config,     skel_->maps.block_v4,   skel_->maps.block_v6,
                          skel_->maps.rate_state, skel_->maps.mgmt_ports, skel_->maps.local_addrs,
-                         skel_->maps.bypass_v4,  skel_->maps.bypass_v6,  skel_->maps.verdict_stats, skel_->maps.rule_stats};
+                         skel_->maps.bypass_v4,  skel_->maps.bypass_v6,  skel_->maps.tx_ports,
+                         skel_->maps.verdict_stats, skel_->maps.rule_stats};
     for (bpf_map* m : pinned) {
         const auto path = dir / bpf_map__name(m);
         if (int rc = bpf_map__set_pin_path(m, path.c_str()); rc != 0) {
             return bpf_error(rc, "cannot set pin path '{}'", path.string());
         }
+    }
+    // The kernel reports every devmap with BPF_F_RDONLY_PROG, which it sets
+    // itself and refuses from user space: match it only to reuse a pin.
+    if (std::filesystem::exists(dir / bpf_map__name(skel_->maps.tx_ports), ec)) {
+        bpf_map__set_map_flags(skel_->maps.tx_ports, bpf_map__map_flags(skel_->maps.tx_ports) | BPF_F_RDONLY_PROG);
     }
     if (options_.xsks_map_fd >= 0) {
         if (int rc = bpf_map__reuse_fd(skel_->maps.xsks_map, options_.xsks_map_fd); rc != 0) {
@@ -303,7 +308,8 @@ Status XdpGateway::scan_rule_ids() {
             rule_used_[v.rule_id] = true;
         }
     };
-    // Bypass rules also repopulate the (unpinned) devmap with their egress.
+    // Bypass rules re-add their egress to the devmap (an ifindex may have come back
+    // after an interface was recreated).
     const int tx_fd = bpf_map__fd(skel_->maps.tx_ports);
     auto mark_bypass = [&](const auto& k, const gw_xdp_bypass_rule& v) {
         mark(k, v);
@@ -471,6 +477,19 @@ Status XdpGateway::attach() {
 
 Status XdpGateway::detach() {
     if (attached_flags_ == 0) {
+        return {};
+    }
+    // DPDK's net_af_xdp detaches whatever is attached when it closes its port,
+    // so "nothing attached" is a normal end here, not an error.
+    bpf_prog_info info{};
+    uint32_t len = sizeof(info);
+    auto cur = query(options_.ifname);
+    if (bpf_obj_get_info_by_fd(prog_fd(), &info, &len) == 0 && cur && cur->id != info.id) {
+        attached_flags_ = 0;
+        if (cur->id != 0) {
+            log::warn("xdp: '{}': program '{}' (id {}) replaced ours; leaving it attached", options_.ifname,
+                      cur->name, cur->id);
+        }
         return {};
     }
     // XDP_FLAGS_REPLACE with old_prog_fd = ours: removes it only if it is still ours.

@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "controlplane/config.h"
 #include "dataplane/dataplane.h"
+#include "ebpf/xdp_fast_path.h"
 #include "gateway/eal_args.h"
 #include "gateway/report.h"
 
@@ -30,11 +31,49 @@ constexpr int kExitRuntime = 1;
 constexpr int kExitConfig = 2;
 constexpr int kExitLeak = 3;
 
-// Written by the signal handler only; lock-free, so async-signal-safe.
+// Written by the signal handlers only; lock-free, so async-signal-safe.
 std::atomic<int> g_signal{0};
+std::atomic<bool> g_reload{false};
 static_assert(std::atomic<int>::is_always_lock_free);
 
 void on_signal(int sig) { g_signal.store(sig, std::memory_order_relaxed); }
+void on_hangup(int) { g_reload.store(true, std::memory_order_relaxed); }
+
+// SIGHUP: re-reads the config and applies what can change at runtime (IPsec
+// SAs and policies, as an atomic table swap). A config that fails to parse or
+// apply changes nothing; other differences are reported as needing a restart.
+void reload(const std::string& path, const gw::cp::Config& running, gw::dp::Dataplane& dp) {
+    auto next = gw::cp::load_config(path);
+    if (!next) {
+        gw::log::error("reload rejected, running state unchanged: {}", next.error().message);
+        return;
+    }
+    auto strip = [](gw::cp::Config c) {
+        c.sas.clear();
+        c.policies.clear();
+        for (auto& p : c.ports) {
+            p.line = 0;
+        }
+        for (auto& w : c.workers) {
+            w.line = 0;
+        }
+        for (auto& r : c.routes) {
+            r.line = 0;
+        }
+        for (auto& n : c.neighbors) {
+            n.line = 0;
+        }
+        return c;
+    };
+    if (!(strip(*next) == strip(running))) {
+        gw::log::warn("reload: changes outside 'ipsec' statements need a restart; applying IPsec only");
+    }
+    if (auto st = dp.ipsec().apply(*next, rte_rdtsc()); !st) {
+        gw::log::error("reload rejected, running state unchanged: {}", st.error().message);
+        return;
+    }
+    gw::log::info("reload: applied {} SAs and {} policies from '{}'", next->sas.size(), next->policies.size(), path);
+}
 
 struct Options {
     std::string config_path;
@@ -59,6 +98,13 @@ int run_gateway(const Options& opt) {
         return kExitOk;
     }
 
+    // XDP before any port exists: af_packet ports get the program attached now;
+    // af_xdp ports get xdp_prog= in their devargs (see ebpf/xdp_fast_path.h).
+    auto xdp = gw::bpf::XdpFastPath::prepare(*config);
+    if (!xdp) {
+        return fail(kExitRuntime, xdp.error().message);
+    }
+
     const auto args = gw::build_eal_args(*config, gw::log::level() >= gw::log::Level::debug);
     std::string joined;
     std::vector<char*> argv;
@@ -77,6 +123,9 @@ int run_gateway(const Options& opt) {
         auto dataplane = gw::dp::Dataplane::create(*config);
         if (!dataplane) {
             code = fail(kExitRuntime, dataplane.error().message);
+            xdp->detach();
+        } else if (auto st = xdp->adopt(); !st) {
+            code = fail(kExitRuntime, st.error().message);
         } else if (auto st = (*dataplane)->start(); !st) {
             code = fail(kExitRuntime, st.error().message);
         } else {
@@ -85,6 +134,9 @@ int run_gateway(const Options& opt) {
             const uint64_t tick_tsc = rte_get_tsc_hz();
             uint64_t next_tick = rte_rdtsc() + tick_tsc;
             while (g_signal.load(std::memory_order_relaxed) == 0) {
+                if (g_reload.exchange(false, std::memory_order_relaxed)) {
+                    reload(opt.config_path, *config, dp);
+                }
                 const uint64_t now = rte_rdtsc();
                 if (now >= next_tick) {
                     dp.tick(now);
@@ -100,11 +152,19 @@ int run_gateway(const Options& opt) {
             auto& dp = **dataplane;
             dp.stop();
             const auto report = gw::collect_report(dp);
+            xdp->detach();  // pins (rules, counters) stay for the next start
             std::fputs(gw::format_report_text(report).c_str(), stdout);
+            std::fputs(xdp->format_text().c_str(), stdout);
             std::fflush(stdout);
             if (!opt.stats_json.empty()) {
                 std::ofstream out(opt.stats_json);
-                out << gw::format_report_json(report);
+                if (xdp->empty()) {
+                    out << gw::format_report_json(report);
+                } else {
+                    auto j = nlohmann::json::parse(gw::format_report_json(report));
+                    j["xdp"] = xdp->to_json();
+                    out << j.dump(2) << '\n';
+                }
                 if (!out) {
                     gw::log::error("cannot write stats to '{}'", opt.stats_json);
                 }
@@ -147,5 +207,9 @@ int main(int argc, char** argv) {
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, nullptr);
     sigaction(SIGTERM, &sa, nullptr);
+    struct sigaction hup {};
+    hup.sa_handler = on_hangup;
+    sigemptyset(&hup.sa_mask);
+    sigaction(SIGHUP, &hup, nullptr);
     return run_gateway(opt);
 }

@@ -271,7 +271,7 @@ if ((ipsec)); then
                 echo "first packets seen on the WAN bridge:"
                 tcpdump -n -r "$workdir/wan.pcap" 2>/dev/null | head -n 6 | sed 's/^/    /'
                 local clear
-                clear=$(tcpdump -n -r "$workdir/wan.pcap" '(ip and not ip proto 50) or (ip6 and not ip6 proto 50 and not icmp6)' 2>/dev/null | wc -l)
+                clear=$(tcpdump -n -r "$workdir/wan.pcap" '(ip and not ip proto 50 and not ip multicast) or (ip6 and not ip6 proto 50 and not icmp6)' 2>/dev/null | wc -l)
                 echo "non-ESP IP packets on the WAN: $clear"
                 ((clear == 0))
             }

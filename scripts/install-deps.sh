@@ -20,6 +20,8 @@ packages=(
     # tests
     libgtest-dev libgmock-dev python3-scapy iperf3 iproute2 iputils-ping procps
     tcpdump kmod ethtool jq
+    # XDP benchmark (scripts/bench-xdp.sh): frames written with xxd
+    xxd
 )
 
 missing=()

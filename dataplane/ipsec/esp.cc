@@ -1,5 +1,6 @@
 #include "dataplane/ipsec/esp.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include <rte_byteorder.h>
@@ -256,6 +257,9 @@ uint16_t esp_decrypt(LcoreContext& ctx, rte_mbuf** out, Sa** out_sa) noexcept {
     for (uint16_t g = 0; g < groups.n; ++g) {
         Sa& sa = *groups.sa[g];
         rte_spinlock_lock(&sa.replay_lock);
+        // Every packet of the burst is placed against the window as the burst
+        // found it: a number seen earlier in the same burst is not yet
+        // authenticated and must not move the ESN guess (RFC 4303 A2.2).
         for (uint16_t i = 0; i < np; ++i) {
             if (group_of[i] != g) {
                 continue;
@@ -312,9 +316,11 @@ uint16_t esp_decrypt(LcoreContext& ctx, rte_mbuf** out, Sa** out_sa) noexcept {
             if (group_of[i] != g || !p[i].ok) {
                 continue;
             }
-            if (sa.replay.check(p[i].seq) != ReplayWindow::Verdict::ok) {
+            if (const auto v = sa.replay.check(p[i].seq); v != ReplayWindow::Verdict::ok) {
                 p[i].ok = false;
-                drop_packet(ctx, p[i].m, DropReason::esp_replay);
+                sa.replay_drops.fetch_add(1, std::memory_order_relaxed);
+                drop_packet(ctx, p[i].m, v == ReplayWindow::Verdict::replayed ? DropReason::esp_replay
+                                                                              : DropReason::esp_too_old);
                 continue;
             }
             sa.replay.update(p[i].seq);
@@ -351,6 +357,8 @@ uint16_t esp_decrypt(LcoreContext& ctx, rte_mbuf** out, Sa** out_sa) noexcept {
         rte_pktmbuf_trim(m, static_cast<uint16_t>(rte_pktmbuf_pkt_len(m) - kEthLen - inner_len));
         auto* eth = rte_pktmbuf_mtod(m, rte_ether_hdr*);
         eth->ether_type = next == kNextIpv4 ? RTE_BE16(RTE_ETHER_TYPE_IPV4) : RTE_BE16(RTE_ETHER_TYPE_IPV6);
+        // The NIC's checksum verdicts were about the outer packet.
+        m->ol_flags &= ~(RTE_MBUF_F_RX_IP_CKSUM_MASK | RTE_MBUF_F_RX_L4_CKSUM_MASK);
         out[n_out] = m;
         out_sa[n_out] = p[i].sa;
         ++n_out;

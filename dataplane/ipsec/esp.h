@@ -28,4 +28,12 @@ uint16_t esp_decrypt(LcoreContext& ctx, rte_mbuf** out, Sa** out_sa) noexcept;
     return (outer_v6 ? 40 : 20) + kEspHeaderLen + kEspIvLen + pad + kEspTrailerLen + kEspIcvLen;
 }
 
+// The largest inner packet whose ESP tunnel packet fits `mtu`: what ICMP
+// fragmentation-needed / packet-too-big reports through the tunnel.
+[[nodiscard]] constexpr uint32_t esp_max_inner(uint32_t mtu, bool outer_v6) noexcept {
+    const uint32_t fixed = (outer_v6 ? 40 : 20) + kEspHeaderLen + kEspIvLen + kEspIcvLen;
+    // inner + pad + trailer is a multiple of 4, so it may fill (mtu - fixed) rounded down.
+    return mtu > fixed + 4 ? ((mtu - fixed) & ~3u) - kEspTrailerLen : 0;
+}
+
 }  // namespace gw::dp::ipsec

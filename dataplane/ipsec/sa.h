@@ -84,6 +84,15 @@ struct alignas(RTE_CACHE_LINE_SIZE) Sa {
     }
 };
 
+// True when both SAs run between the same tunnel endpoints.
+[[nodiscard]] inline bool same_tunnel(const Sa& a, const Sa& b) noexcept {
+    if (a.outer_v6 != b.outer_v6) {
+        return false;
+    }
+    return a.outer_v6 ? a.local6 == b.local6 && a.remote6 == b.remote6
+                      : a.local4_host == b.local4_host && a.remote4_host == b.remote4_host;
+}
+
 // Builds an SA from its config; expands the key with `engine`.
 [[nodiscard]] Result<std::unique_ptr<Sa>> make_sa(const cp::SaConfig& config, const GcmEngine& engine,
                                                   uint64_t now_tsc);

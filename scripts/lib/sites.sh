@@ -82,10 +82,15 @@ sites_down() {
     done
 }
 
-# sites_gw_config P a|b OUTFILE: writes gateway A's or B's config (mode 0600).
-# Keys here are test keys, generated per run by the caller into SITES_KEY_*.
+# sites_gw_config P a|b OUTFILE [STAGE]: writes gateway A's or B's config
+# (mode 0600). Keys are generated per run by sites_keys into SITES_KEY_*.
+# STAGE walks a make-before-break rekey of the IPv4 tunnel (reload with SIGHUP):
+#   0  the old SAs only (default)
+#   1  + the new inbound SA beside the old one
+#   2  outbound switched to the new SA; both inbound SAs still installed
+#   3  the old SAs removed
 sites_gw_config() {
-    local p=$1 side=$2 out=$3 me peer my_lan peer_lan my_lan6 peer_lan6 out_spi in_spi
+    local p=$1 side=$2 out=$3 stage=${4:-0} me peer my_lan peer_lan my_lan6 peer_lan6 out_spi in_spi
     if [[ $side == a ]]; then
         me=1; peer=2; my_lan=10.1.0; peer_lan=10.2.0; my_lan6=fd00:a; peer_lan6=fd00:b
         out_spi=0x1001; in_spi=0x2001
@@ -93,12 +98,28 @@ sites_gw_config() {
         me=2; peer=1; my_lan=10.2.0; peer_lan=10.1.0; my_lan6=fd00:b; peer_lan6=fd00:a
         out_spi=0x2001; in_spi=0x1001
     fi
-    local key_out key_in key_out6 key_in6
+    local key_out key_in key_out6 key_in6 key_outn key_inn
     if [[ $side == a ]]; then
         key_out=$SITES_KEY_AB; key_in=$SITES_KEY_BA; key_out6=$SITES_KEY_AB6; key_in6=$SITES_KEY_BA6
+        key_outn=$SITES_KEY_ABN; key_inn=$SITES_KEY_BAN
     else
         key_out=$SITES_KEY_BA; key_in=$SITES_KEY_AB; key_out6=$SITES_KEY_BA6; key_in6=$SITES_KEY_AB6
+        key_outn=$SITES_KEY_BAN; key_inn=$SITES_KEY_ABN
     fi
+    local old4="" new4="" out4=out4 in4=in4 sel_in=in4
+    if ((stage < 3)); then
+        old4="ipsec sa out4 out spi $out_spi aes-gcm-128 key $key_out tunnel 192.0.2.$me 192.0.2.$peer esn
+ipsec sa in4 in spi $in_spi aes-gcm-128 key $key_in tunnel 192.0.2.$me 192.0.2.$peer esn replay-window 1024"
+    fi
+    if ((stage >= 1)); then
+        new4="ipsec sa out4n out spi $((out_spi + 0x100)) aes-gcm-128 key $key_outn tunnel 192.0.2.$me 192.0.2.$peer esn
+ipsec sa in4n in spi $((in_spi + 0x100)) aes-gcm-128 key $key_inn tunnel 192.0.2.$me 192.0.2.$peer esn"
+    fi
+    ((stage >= 2)) && out4=out4n
+    ((stage >= 3)) && in4=in4n
+    # The inbound policy accepts any SA of the same tunnel, so it can keep
+    # naming the old SA while the new one takes over.
+    sel_in="ipsec policy in priority 10 src $peer_lan.0/24 dst $my_lan.0/24 protect $in4"
     (
         umask 077
         cat >"$out" <<CONF
@@ -116,12 +137,12 @@ port wan address 2001:db8:ffff::$me/64
 worker 1
 route $peer_lan.0/24 via 192.0.2.$peer
 route $peer_lan6::/64 via 2001:db8:ffff::$peer
-ipsec sa out4 out spi $out_spi aes-gcm-128 key $key_out tunnel 192.0.2.$me 192.0.2.$peer esn
-ipsec sa in4 in spi $in_spi aes-gcm-128 key $key_in tunnel 192.0.2.$me 192.0.2.$peer esn replay-window 1024
+$old4
+$new4
 ipsec sa out6 out spi $((out_spi + 1)) aes-gcm-256 key $key_out6 tunnel 2001:db8:ffff::$me 2001:db8:ffff::$peer esn
 ipsec sa in6 in spi $((in_spi + 1)) aes-gcm-256 key $key_in6 tunnel 2001:db8:ffff::$me 2001:db8:ffff::$peer esn
-ipsec policy out priority 10 src $my_lan.0/24 dst $peer_lan.0/24 protect out4
-ipsec policy in priority 10 src $peer_lan.0/24 dst $my_lan.0/24 protect in4
+ipsec policy out priority 10 src $my_lan.0/24 dst $peer_lan.0/24 protect $out4
+$sel_in
 ipsec policy out priority 20 src $my_lan6::/64 dst $peer_lan6::/64 protect out6
 ipsec policy in priority 20 src $peer_lan6::/64 dst $my_lan6::/64 protect in6
 CONF
@@ -134,6 +155,8 @@ sites_keys() {
     SITES_KEY_BA=$(od -An -tx1 -N20 /dev/urandom | tr -d ' \n')
     SITES_KEY_AB6=$(od -An -tx1 -N36 /dev/urandom | tr -d ' \n')
     SITES_KEY_BA6=$(od -An -tx1 -N36 /dev/urandom | tr -d ' \n')
+    SITES_KEY_ABN=$(od -An -tx1 -N20 /dev/urandom | tr -d ' \n')
+    SITES_KEY_BAN=$(od -An -tx1 -N20 /dev/urandom | tr -d ' \n')
 }
 
 # sites_gw_start P a|b BINARY CONFIG OUTDIR [extra gatewayd args]: starts
