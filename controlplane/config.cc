@@ -403,10 +403,10 @@ private:
     [[nodiscard]] Status dataplane(Tokens t) {
         constexpr std::string_view kWhat = "dataplane";
         if (t.empty()) {
-            return fail("dataplane: expected at least one of burst, drain-us, idle-sleep-us, icmp-rate");
+            return fail("dataplane: expected at least one of burst, drain-us, idle-sleep-us, icmp-rate, ipsec-fragment");
         }
         auto& dp = config_.dataplane;
-        return pairs(kWhat, t, {"burst", "drain-us", "idle-sleep-us", "icmp-rate"},
+        return pairs(kWhat, t, {"burst", "drain-us", "idle-sleep-us", "icmp-rate", "ipsec-fragment"},
                      [&](std::string_view key, std::string_view value) {
                          if (key == "burst") {
                              return assign(number<uint16_t>(kWhat, key, value, 1, kMaxBurst), dp.burst);
@@ -416,6 +416,13 @@ private:
                          }
                          if (key == "idle-sleep-us") {
                              return assign(number<uint32_t>(kWhat, key, value, 0, kMaxDelayUs), dp.idle_sleep_us);
+                         }
+                         if (key == "ipsec-fragment") {
+                             if (value != "on" && value != "off") {
+                                 return Status(fail("dataplane: ipsec-fragment '{}' is neither 'on' nor 'off'", value));
+                             }
+                             dp.ipsec_fragment = value == "on";
+                             return Status{};
                          }
                          return assign(number<uint32_t>(kWhat, key, value, 0, kMaxIcmpRatePps), dp.icmp_rate_pps);
                      });
@@ -1005,6 +1012,13 @@ private:
                 }
                 i += 4;
             } else {
+                // A key written without its keyword lands here: never echo
+                // what could be key material.
+                const bool maybe_secret = key.size() > 16 || all_hex(key) || key.find("key") != std::string_view::npos ||
+                                          key.find('=') != std::string_view::npos;
+                if (maybe_secret) {
+                    return fail("{}: unknown keyword at token {} (not shown: it may be key material)", what, i + 3);
+                }
                 return fail("{}: unknown keyword '{}'", what, key);
             }
         }
@@ -1503,8 +1517,8 @@ std::string format_config(const Config& config) {
     const DataplaneConfig dp_default;
     const auto& dp = config.dataplane;
     if (dp != dp_default) {
-        line("dataplane burst {} drain-us {} idle-sleep-us {} icmp-rate {}", dp.burst, dp.drain_us, dp.idle_sleep_us,
-             dp.icmp_rate_pps);
+        line("dataplane burst {} drain-us {} idle-sleep-us {} icmp-rate {}{}", dp.burst, dp.drain_us, dp.idle_sleep_us,
+             dp.icmp_rate_pps, dp.ipsec_fragment ? " ipsec-fragment on" : "");
     }
 
     const PortConfig port_default;

@@ -45,6 +45,7 @@ struct DataplaneConfig {
     uint32_t drain_us = 100;      // max time a packet waits in a partial tx buffer
     uint32_t idle_sleep_us = 0;   // 0: pure busy poll; else sleep after an idle round
     uint32_t icmp_rate_pps = 1000;  // ICMP errors per second per lcore (RFC 1812 rate limit)
+    bool ipsec_fragment = false;    // pre-fragment non-DF IPv4 too big for its tunnel (else drop)
     auto operator<=>(const DataplaneConfig&) const = default;
 };
 

@@ -24,6 +24,7 @@ struct alignas(RTE_CACHE_LINE_SIZE) LcoreCounters {
     uint64_t punted = 0;       // handed to the control thread's slow path
     uint64_t icmp_sent = 0;    // ICMP errors and echo replies generated
     uint64_t icmp_rate_limited = 0;  // ICMP errors suppressed by the rate limit
+    uint64_t fragments_made = 0;     // IPv4 fragments created for an MTU
     std::array<uint64_t, kNumDropReasons> drops{};
 
     void drop(DropReason r, uint64_t n = 1) noexcept { drops[static_cast<std::size_t>(r)] += n; }
@@ -48,6 +49,7 @@ inline LcoreCounters& LcoreCounters::operator+=(const LcoreCounters& o) noexcept
     punted += o.punted;
     icmp_sent += o.icmp_sent;
     icmp_rate_limited += o.icmp_rate_limited;
+    fragments_made += o.fragments_made;
     for (std::size_t i = 0; i < drops.size(); ++i) {
         drops[i] += o.drops[i];
     }

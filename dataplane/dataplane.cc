@@ -238,6 +238,7 @@ Result<std::unique_ptr<Dataplane>> Dataplane::create(const cp::Config& config) {
         }
         LcoreContext& ctx = i < dp->workers_.size() ? dp->workers_[i]->context() : *dp->control_ctx_;
         ctx.crypto = engine->get();
+        ctx.ipsec_fragment = dc.ipsec_fragment;
         dp->engines_.push_back(std::move(*engine));
     }
     log::info("ipsec-mb: {} code path, {} managers", dp->engines_.front()->arch_name(), dp->engines_.size());

@@ -13,6 +13,7 @@
 #include <rte_ring.h>
 
 #include "dataplane/checksum.h"
+#include "dataplane/fragment.h"
 #include "dataplane/icmp.h"
 #include "dataplane/ipsec/esp.h"
 
@@ -195,6 +196,22 @@ inline bool outbound_policy_takes(LcoreContext& ctx, rte_mbuf* m, uint16_t in_po
     const uint16_t mtu = ctx.tables->ports[fib.next_hop(nh_index).port].mtu;
     const uint32_t overhead = ipsec::esp_overhead(inner_len, sa->outer_v6);
     if (inner_len + overhead > mtu) [[unlikely]] {
+        const uint32_t room = ipsec::esp_max_inner(mtu, sa->outer_v6);
+        if (!df_or_v6 && ctx.ipsec_fragment && room >= 68 &&
+            ctx.esp_out_count + kMaxFragments <= ctx.esp_out.size()) {
+            // RFC 4459 pre-fragmentation: each fragment is its own ESP packet.
+            rte_mbuf* frags[kMaxFragments];
+            const uint16_t n = ip4_fragment(m, static_cast<uint16_t>(room), frags, kMaxFragments);
+            if (n != 0) {
+                ctx.counters.fragments_made += n;
+                for (uint16_t i = 0; i < n; ++i) {
+                    ctx.esp_out[ctx.esp_out_count] = frags[i];
+                    ctx.esp_out_sa[ctx.esp_out_count] = sa;
+                    ++ctx.esp_out_count;
+                }
+                return true;
+            }
+        }
         if (df_or_v6) {
             icmp_error(ctx, m, in_port, IcmpError::frag_needed, ipsec::esp_max_inner(mtu, sa->outer_v6));
         }
@@ -339,6 +356,20 @@ void forward4(LcoreContext& ctx, rte_mbuf* m, uint16_t in_port, const ipsec::Sa*
     }
     const uint16_t mtu = ctx.tables->ports[nh.port].mtu;
     if (total_len > mtu) [[unlikely]] {
+        if (!df && mtu >= 68) {
+            // A router fragments what the sender allowed it to (RFC 791).
+            ip4_decrement_ttl(ip);
+            rte_mbuf* frags[kMaxFragments];
+            const uint16_t n = ip4_fragment(m, mtu, frags, kMaxFragments);
+            if (n != 0) {
+                ctx.counters.fragments_made += n;
+                for (uint16_t i = 0; i < n; ++i) {
+                    send4(ctx, frags[i], nh, dst);
+                }
+                return;
+            }
+            ip4_increment_ttl(ip);
+        }
         if (df) {
             icmp_error(ctx, m, in_port, IcmpError::frag_needed, mtu);
         }

@@ -65,6 +65,7 @@ struct alignas(RTE_CACHE_LINE_SIZE) LcoreContext {
     // IPsec: this lcore's ipsec-mb manager, the snapshot read at the start of
     // the burst, and the ESP work classification queued for batch crypto.
     ipsec::GcmEngine* crypto = nullptr;
+    bool ipsec_fragment = false;  // pre-fragment non-DF IPv4 that the tunnel cannot carry whole
     const ipsec::IpsecState* ipsec = nullptr;
     uint16_t esp_out_count = 0;
     uint16_t esp_in_count = 0;

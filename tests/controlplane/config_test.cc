@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -722,6 +723,435 @@ TEST(LoadConfigTest, UnreadableFile) {
     ASSERT_FALSE(dir);
     EXPECT_NE(dir.error().message.find("cannot read config"), std::string::npos) << dir.error().message;
     EXPECT_NE(dir.error().message.find("Is a directory"), std::string::npos) << dir.error().message;
+}
+
+// --- ipsec statements (issue 3) ---
+
+constexpr std::string_view kSaKey128 = "000102030405060708090a0b0c0d0e0fa0a1a2a3";
+constexpr std::string_view kSaKey256 = "101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2fb0b1b2b3";
+
+// kBase (7 lines) plus statements from line 8 on.
+std::string with_base(std::string_view lines) { return std::string(kBase) + std::string(lines); }
+
+std::string sa_line(std::string_view rest) { return "ipsec sa " + std::string(rest) + "\n"; }
+
+Config without_ipsec_lines(Config c) {
+    c = without_lines(std::move(c));
+    for (auto& s : c.sas) {
+        s.line = 0;
+    }
+    for (auto& p : c.policies) {
+        p.line = 0;
+    }
+    return c;
+}
+
+const std::string kIpsecFull = with_base(
+    "ipsec sa a out spi 0x1234 aes-gcm-256 key " + std::string(kSaKey256) +
+    " tunnel 192.0.2.1 198.51.100.1 esn replay-window 2048 lifetime bytes 1000 2000 lifetime packets 10 20"
+    " lifetime seconds 30 60\n"                                                                     // 8
+    "ipsec sa b in spi 4096 aes-gcm-128 key " + std::string(kSaKey128) +
+    " tunnel 2001:db8::1 2001:db8:ffff::1 replay-window 0\n"                                         // 9
+    // 10, 11
+    "ipsec policy out priority 10 src 10.0.0.0/24 dst 172.16.0.0/16 proto tcp sport 1000-2000 dport 443 protect a\n"
+    "ipsec policy in priority 10 src 2001:db8:100::/48 dst 2001:db8::/64 proto udp dport 500-4500 protect b\n"
+    "ipsec policy out priority 5 src 0.0.0.0/0 dst 0.0.0.0/0 proto 50 bypass\n"                     // 12
+    "ipsec policy in priority 99 src 10.9.0.0/16 dst 10.0.0.0/24 proto sctp sport 7 discard\n"      // 13
+    "ipsec policy out priority 7 dst 10.1.0.0/16 src 10.0.0.0/24 protect a proto icmp\n");          // 14
+
+std::vector<uint8_t> key_bytes(std::string_view hex) {
+    std::vector<uint8_t> b;
+    for (size_t i = 0; i + 1 < hex.size(); i += 2) {
+        b.push_back(static_cast<uint8_t>(std::stoul(std::string(hex.substr(i, 2)), nullptr, 16)));
+    }
+    return b;
+}
+
+TEST(ConfigIpsecTest, EveryOptionSetsItsField) {
+    const Config c = must_parse(kIpsecFull);
+    ASSERT_EQ(c.sas.size(), 2u);
+    const SaConfig& a = c.sas[0];
+    EXPECT_EQ(a.name, "a");
+    EXPECT_EQ(a.direction, IpsecDirection::out);
+    EXPECT_EQ(a.spi, 0x1234u);
+    EXPECT_EQ(a.key, key_bytes(kSaKey256));
+    EXPECT_EQ(a.key_bits(), 256);
+    EXPECT_EQ(a.local, ip("192.0.2.1"));
+    EXPECT_EQ(a.remote, ip("198.51.100.1"));
+    EXPECT_TRUE(a.esn);
+    EXPECT_EQ(a.replay_window, 2048u);
+    EXPECT_EQ(a.soft_bytes, 1000u);
+    EXPECT_EQ(a.hard_bytes, 2000u);
+    EXPECT_EQ(a.soft_packets, 10u);
+    EXPECT_EQ(a.hard_packets, 20u);
+    EXPECT_EQ(a.soft_seconds, 30u);
+    EXPECT_EQ(a.hard_seconds, 60u);
+    EXPECT_EQ(a.line, 8);
+    const SaConfig& b = c.sas[1];
+    EXPECT_EQ(b.direction, IpsecDirection::in);
+    EXPECT_EQ(b.spi, 4096u);
+    EXPECT_EQ(b.key, key_bytes(kSaKey128));
+    EXPECT_EQ(b.key_bits(), 128);
+    EXPECT_EQ(b.local, ip("2001:db8::1"));
+    EXPECT_FALSE(b.esn);
+    EXPECT_EQ(b.replay_window, 0u);
+    EXPECT_EQ(b.hard_bytes + b.hard_packets + b.hard_seconds, 0u) << "no lifetime: no limit";
+    EXPECT_EQ(c.find_sa("b"), 1);
+    EXPECT_FALSE(c.find_sa("c"));
+
+    ASSERT_EQ(c.policies.size(), 5u);
+    const PolicyConfig& p0 = c.policies[0];
+    EXPECT_EQ(p0.direction, IpsecDirection::out);
+    EXPECT_EQ(p0.priority, 10u);
+    EXPECT_EQ(p0.src, prefix("10.0.0.0/24"));
+    EXPECT_EQ(p0.dst, prefix("172.16.0.0/16"));
+    EXPECT_EQ(p0.proto, 6);
+    EXPECT_EQ(p0.sport, (PortRange{1000, 2000}));
+    EXPECT_EQ(p0.dport, (PortRange{443, 443}));
+    EXPECT_EQ(p0.action, PolicyAction::protect);
+    EXPECT_EQ(p0.sa, 0);
+    EXPECT_EQ(p0.line, 10);
+    const PolicyConfig& p1 = c.policies[1];
+    EXPECT_EQ(p1.direction, IpsecDirection::in);
+    EXPECT_EQ(p1.proto, 17);
+    EXPECT_TRUE(p1.sport.any());
+    EXPECT_EQ(p1.dport, (PortRange{500, 4500}));
+    EXPECT_EQ(p1.sa, 1);
+    EXPECT_EQ(c.policies[2].action, PolicyAction::bypass);
+    EXPECT_EQ(c.policies[2].proto, 50);
+    EXPECT_EQ(c.policies[3].action, PolicyAction::discard);
+    EXPECT_EQ(c.policies[3].proto, 132);
+    EXPECT_EQ(c.policies[3].sport, (PortRange{7, 7}));
+    EXPECT_EQ(c.policies[4].proto, 1) << "keywords in any order";
+    EXPECT_EQ(c.policies[4].dst, prefix("10.1.0.0/16"));
+    EXPECT_EQ(c.policies[4].action, PolicyAction::protect);
+    EXPECT_EQ(c.policies[4].line, 14);
+}
+
+TEST(ConfigIpsecTest, Defaults) {
+    const Config c = must_parse(
+        with_base(sa_line("d out spi 256 aes-gcm-128 key " + std::string(kSaKey128) + " tunnel 192.0.2.1 192.0.2.9") +
+                  "ipsec policy out priority 0 src ::/0 dst ::/0 protect d\n"));
+    ASSERT_EQ(c.sas.size(), 1u);
+    EXPECT_EQ(c.sas[0].replay_window, 1024u) << "RFC 4303 recommends a window; the issue asks for 1024";
+    EXPECT_FALSE(c.sas[0].esn);
+    EXPECT_EQ(c.sas[0].spi, 256u) << "the smallest SPI not reserved";
+    ASSERT_EQ(c.policies.size(), 1u);
+    EXPECT_FALSE(c.policies[0].proto);
+    EXPECT_TRUE(c.policies[0].sport.any() && c.policies[0].dport.any());
+}
+
+TEST(ConfigIpsecTest, UpperCaseKeyHexAndSpiForms) {
+    std::string upper(kSaKey128);
+    for (auto& ch : upper) {
+        ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    }
+    const Config c = must_parse(with_base(sa_line("u out spi 0XFFFFFFFF aes-gcm-128 key " + upper +
+                                                  " tunnel 192.0.2.1 192.0.2.9") +
+                                          sa_line("v out spi 4294967294 aes-gcm-128 key " + std::string(kSaKey128) +
+                                                  " tunnel 192.0.2.1 192.0.2.9")));
+    EXPECT_EQ(c.sas[0].key, key_bytes(kSaKey128));
+    EXPECT_EQ(c.sas[0].spi, 0xffffffffu);
+    EXPECT_EQ(c.sas[1].spi, 0xfffffffeu);
+}
+
+TEST(ConfigIpsecTest, SameSpiInBothDirectionsIsAllowed) {
+    const std::string rest = " spi 0x1000 aes-gcm-128 key " + std::string(kSaKey128) + " tunnel 192.0.2.1 192.0.2.9";
+    const Config c = must_parse(with_base(sa_line("o out" + rest) + sa_line("i in" + rest)));
+    EXPECT_EQ(c.sas.size(), 2u);
+}
+
+TEST(ConfigIpsecTest, ErrorsNameTheLine) {
+    const std::string k128(kSaKey128);
+    const std::string k256(kSaKey256);
+    const std::string good = "ipsec sa a out spi 0x1000 aes-gcm-128 key " + k128 + " tunnel 192.0.2.1 192.0.2.9\n";
+    const std::vector<std::string> texts = {
+        "ipsec",
+        "ipsec frob",
+        "ipsec sa",
+        "ipsec sa A out spi 300 aes-gcm-128 key " + k128 + " tunnel 192.0.2.1 192.0.2.9",
+        "ipsec sa a sideways spi 300 aes-gcm-128 key " + k128 + " tunnel 192.0.2.1 192.0.2.9",
+        "ipsec sa a out spi 255 aes-gcm-128 key " + k128 + " tunnel 192.0.2.1 192.0.2.9",
+        "ipsec sa a out spi 0 aes-gcm-128 key " + k128 + " tunnel 192.0.2.1 192.0.2.9",
+        "ipsec sa a out spi 0xff aes-gcm-128 key " + k128 + " tunnel 192.0.2.1 192.0.2.9",
+        "ipsec sa a out spi 0x100000000 aes-gcm-128 key " + k128 + " tunnel 192.0.2.1 192.0.2.9",
+        "ipsec sa a out spi 12ab aes-gcm-128 key " + k128 + " tunnel 192.0.2.1 192.0.2.9",
+        "ipsec sa a out spi 300 aes-gcm-128 key " + k256 + " tunnel 192.0.2.1 192.0.2.9",
+        "ipsec sa a out spi 300 aes-gcm-256 key " + k128 + " tunnel 192.0.2.1 192.0.2.9",
+        "ipsec sa a out spi 300 aes-gcm-128 key " + k128.substr(0, 39) + " tunnel 192.0.2.1 192.0.2.9",
+        "ipsec sa a out spi 300 aes-gcm-128 key " + k128.substr(0, 38) + "zz tunnel 192.0.2.1 192.0.2.9",
+        "ipsec sa a out spi 300 aes-gcm-192 key " + k128 + " tunnel 192.0.2.1 192.0.2.9",
+        "ipsec sa a out spi 300 aes-gcm-128 aes-gcm-256 key " + k128 + " tunnel 192.0.2.1 192.0.2.9",
+        "ipsec sa a out spi 300 aes-gcm-128 key " + k128,
+        "ipsec sa a out aes-gcm-128 key " + k128 + " tunnel 192.0.2.1 192.0.2.9",
+        "ipsec sa a out spi 300 aes-gcm-128 key " + k128 + " tunnel 192.0.2.77 192.0.2.9",
+        "ipsec sa a out spi 300 aes-gcm-128 key " + k128 + " tunnel 192.0.2.1 2001:db8::9",
+        "ipsec sa a out spi 300 aes-gcm-128 key " + k128 + " tunnel 192.0.2.1 224.0.0.5",
+        "ipsec sa a out spi 300 aes-gcm-128 key " + k128 + " tunnel 192.0.2.1",
+        "ipsec sa a out spi 300 aes-gcm-128 key " + k128 + " tunnel 192.0.2.1 192.0.2.9 replay-window 4097",
+        "ipsec sa a out spi 300 aes-gcm-128 key " + k128 + " tunnel 192.0.2.1 192.0.2.9 lifetime packets 20 10",
+        "ipsec sa a out spi 300 aes-gcm-128 key " + k128 + " tunnel 192.0.2.1 192.0.2.9 lifetime hours 1 2",
+        "ipsec sa a out spi 300 aes-gcm-128 key " + k128 + " tunnel 192.0.2.1 192.0.2.9 lifetime seconds 1 4294967296",
+        "ipsec sa a out spi 300 aes-gcm-128 key " + k128 + " tunnel 192.0.2.1 192.0.2.9 esn esn",
+        "ipsec sa a out spi 300 aes-gcm-128 key " + k128 + " tunnel 192.0.2.1 192.0.2.9 mode transport",
+        good + "ipsec sa a out spi 0x2000 aes-gcm-128 key " + k128 + " tunnel 192.0.2.1 192.0.2.9",
+        good + "ipsec sa b out spi 4096 aes-gcm-128 key " + k128 + " tunnel 192.0.2.1 192.0.2.9",
+        good + "ipsec policy out priority 1 src 10.0.0.0/24 dst 10.1.0.0/16 protect nope",
+        good + "ipsec policy in priority 1 src 10.1.0.0/16 dst 10.0.0.0/24 protect a",
+        good + "ipsec policy out priority 1 src 10.0.0.0/24 dst 10.1.0.0/16 bypass\n"
+               "ipsec policy out priority 1 src 10.0.0.0/24 dst 10.2.0.0/16 discard",
+        good + "ipsec policy out priority 1 src 10.0.0.0/24 dst 10.1.0.0/16 dport 80 protect a",
+        good + "ipsec policy out priority 1 src 10.0.0.0/24 dst 10.1.0.0/16 proto icmp sport 8 protect a",
+        good + "ipsec policy out priority 1 src 10.0.0.0/24 dst 10.1.0.0/16 proto tcp dport 2000-1000 protect a",
+        good + "ipsec policy out priority 1 src 10.0.0.0/24 dst 2001:db8::/32 protect a",
+        good + "ipsec policy out priority 1 src 10.0.0.1/24 dst 10.1.0.0/16 protect a",
+        good + "ipsec policy out priority 1 src 10.0.0.0/24 dst 10.1.0.0/16",
+        good + "ipsec policy out priority 1 src 10.0.0.0/24 dst 10.1.0.0/16 bypass discard",
+        good + "ipsec policy out priority 1 src 10.0.0.0/24 dst 10.1.0.0/16 protect a bypass",
+        good + "ipsec policy out src 10.0.0.0/24 dst 10.1.0.0/16 protect a",
+        good + "ipsec policy sideways priority 1 src 10.0.0.0/24 dst 10.1.0.0/16 protect a",
+        good + "ipsec policy out priority 1 src 10.0.0.0/24 dst 10.1.0.0/16 proto gre protect a",
+        good + "ipsec policy out priority 1 src 10.0.0.0/24 dst 10.1.0.0/16 priority 2 protect a",
+        good + "ipsec policy out priority 1 src 10.0.0.0/24 dst 10.1.0.0/16 protect",
+    };
+    const std::vector<std::pair<int, std::string_view>> want = {
+        {8, "ipsec: expected 'sa' or 'policy'"},
+        {8, "ipsec: expected 'sa' or 'policy'"},
+        {8, "ipsec sa: expected '<name> <in|out> spi <n>"},
+        {8, "ipsec sa 'A': name must be"},
+        {8, "ipsec sa 'a': direction 'sideways' is neither 'in' nor 'out'"},
+        {8, "ipsec sa 'a': spi 255 is reserved"},
+        {8, "ipsec sa 'a': spi 0 is reserved"},
+        {8, "ipsec sa 'a': spi 255 is reserved"},
+        {8, "ipsec sa 'a': spi '0x100000000' is not a 32-bit number"},
+        {8, "ipsec sa 'a': spi '12ab' is not a 32-bit number"},
+        {8, "ipsec sa 'a': aes-gcm-128 wants a key of 40 hex digits (key + 4-byte salt), got 72"},
+        {8, "ipsec sa 'a': aes-gcm-256 wants a key of 72 hex digits (key + 4-byte salt), got 40"},
+        {8, "ipsec sa 'a': key must be hexadecimal digits (an even number of them)"},
+        {8, "ipsec sa 'a': key must be hexadecimal digits"},
+        {8, "ipsec sa 'a': unknown keyword 'aes-gcm-192'"},
+        {8, "ipsec sa 'a': cipher given twice"},
+        {8, "ipsec sa 'a': needs spi, a cipher (aes-gcm-128 or aes-gcm-256), key and tunnel"},
+        {8, "ipsec sa 'a': needs spi"},
+        {8, "ipsec sa 'a': tunnel local 192.0.2.77 is not an address of any port"},
+        {8, "ipsec sa 'a': tunnel endpoints 192.0.2.1 and 2001:db8::9 are of different families"},
+        {8, "ipsec sa 'a': tunnel endpoint 224.0.0.5 is a multicast address"},
+        {8, "ipsec sa 'a': missing value for 'tunnel'"},
+        {8, "ipsec sa 'a': replay-window 4097 out of range 0..4096"},
+        {8, "ipsec sa 'a' lifetime packets: soft limit 20 above hard limit 10"},
+        {8, "ipsec sa 'a': lifetime 'hours' is not bytes, packets or seconds"},
+        {8, "ipsec sa 'a' lifetime seconds: hard 4294967296 out of range"},
+        {8, "ipsec sa 'a': 'esn' given twice"},
+        {8, "ipsec sa 'a': unknown keyword 'mode'"},
+        {9, "ipsec sa 'a': already declared at line 8"},
+        {9, "ipsec sa 'b': spi 0x1000 already used by 'a' (line 8)"},
+        {9, "ipsec policy (line 9): unknown sa 'nope' (declare it with 'ipsec sa' first)"},
+        {9, "ipsec policy (line 9): sa 'a' is outbound but the policy is inbound"},
+        {10, "ipsec policy (line 10): priority 1 already used by the policy at line 9"},
+        {9, "ipsec policy (line 9): sport/dport need proto tcp, udp or sctp"},
+        {9, "ipsec policy (line 9): sport/dport need proto tcp, udp or sctp"},
+        {9, "ipsec policy (line 9): dport range 2000-1000 is empty"},
+        {9, "ipsec policy (line 9): src and dst are of different families"},
+        {9, "ipsec policy (line 9): src 10.0.0.1/24 has host bits set; did you mean 10.0.0.0/24?"},
+        {9, "ipsec policy (line 9): needs priority, src, dst and an action"},
+        {9, "ipsec policy (line 9): more than one action"},
+        {9, "ipsec policy (line 9): more than one action"},
+        {9, "ipsec policy (line 9): needs priority"},
+        {9, "ipsec policy (line 9): direction 'sideways' is neither 'in' nor 'out'"},
+        {9, "ipsec policy (line 9): proto 'gre' is not a number"},
+        {9, "ipsec policy (line 9): 'priority' given twice"},
+        {9, "ipsec policy (line 9): missing value for 'protect'"},
+    };
+    ASSERT_EQ(texts.size(), want.size());
+    for (size_t i = 0; i < texts.size(); ++i) {
+        SCOPED_TRACE(texts[i]);
+        const std::string message = must_fail(with_base(texts[i] + "\n"));
+        const std::string where = std::string(kSource) + ":" + std::to_string(want[i].first) + ": ";
+        EXPECT_TRUE(message.starts_with(where)) << message << "\nexpected prefix: " << where;
+        EXPECT_NE(message.find(want[i].second), std::string::npos) << message << "\nexpected: " << want[i].second;
+        // Key material never appears in an error, whatever else is wrong.
+        EXPECT_EQ(message.find(k128.substr(0, 16)), std::string::npos) << "key echoed: " << message;
+        EXPECT_EQ(message.find(k256.substr(0, 16)), std::string::npos) << "key echoed: " << message;
+    }
+}
+
+// A key written without its keyword ("aes-gcm-128 <hex>", or "key=<hex>")
+// must not reach the error message (and so gatewayd's startup error, logs, a
+// CLI reply) as an "unknown keyword".
+TEST(ConfigIpsecTest, MisplacedKeyIsNeverEchoed) {
+    const std::string k128(kSaKey128);
+    const std::vector<std::string> texts = {
+        "ipsec sa a out spi 300 aes-gcm-128 " + k128 + " tunnel 192.0.2.1 192.0.2.9",
+        "ipsec sa a out spi 300 aes-gcm-128 key=" + k128 + " tunnel 192.0.2.1 192.0.2.9",
+        "ipsec sa a out spi 300 aes-gcm-128 key " + k128 + " " + k128 + " tunnel 192.0.2.1 192.0.2.9",
+    };
+    for (const auto& t : texts) {
+        SCOPED_TRACE(t);
+        const std::string message = must_fail(with_base(t + "\n"));
+        EXPECT_TRUE(message.starts_with("gw.conf:8: ipsec sa 'a': ")) << message;
+        EXPECT_EQ(message.find(k128.substr(0, 16)), std::string::npos) << "key echoed: " << message;
+    }
+}
+
+TEST(ConfigIpsecTest, RoundTrip) {
+    const Config c = must_parse(kIpsecFull);
+    const std::string text = format_config(c);
+    const Config again = must_parse(text);
+    EXPECT_EQ(without_ipsec_lines(again), without_ipsec_lines(c)) << text;
+    EXPECT_EQ(format_config(again), text);
+    EXPECT_NE(text.find("ipsec sa a out spi 0x1234 aes-gcm-256 key " + std::string(kSaKey256) +
+                        " tunnel 192.0.2.1 198.51.100.1 esn replay-window 2048 lifetime bytes 1000 2000 lifetime "
+                        "packets 10 20 lifetime seconds 30 60\n"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("ipsec sa b in spi 0x1000 aes-gcm-128 key " + std::string(kSaKey128) +
+                        " tunnel 2001:db8::1 2001:db8:ffff::1 replay-window 0\n"),
+              std::string::npos)
+        << text;
+    EXPECT_NE(text.find("ipsec policy out priority 10 src 10.0.0.0/24 dst 172.16.0.0/16 proto 6 sport 1000-2000 "
+                        "dport 443-443 protect a\n"),
+              std::string::npos)
+        << text;
+}
+
+TEST(ConfigIpsecTest, RoundTripOfBuiltInCode) {
+    Config c = must_parse(kBase);
+    SaConfig sa;
+    sa.name = "x";
+    sa.direction = IpsecDirection::in;
+    sa.spi = 0xdeadbeef;
+    sa.key = key_bytes(kSaKey256);
+    sa.local = ip("192.0.2.1");
+    sa.remote = ip("203.0.113.7");
+    sa.esn = true;
+    sa.replay_window = 4096;
+    sa.soft_packets = 1;
+    sa.hard_packets = 1;
+    c.sas.push_back(sa);
+    PolicyConfig p;
+    p.direction = IpsecDirection::in;
+    p.priority = 4000000000u;
+    p.src = prefix("2001:db8:1::/48");
+    p.dst = prefix("::/0");
+    p.proto = 17;
+    p.sport = PortRange{0, 0};
+    p.dport = PortRange{65535, 65535};
+    p.action = PolicyAction::protect;
+    p.sa = 0;
+    c.policies.push_back(p);
+    const std::string text = format_config(c);
+    EXPECT_EQ(without_ipsec_lines(must_parse(text)), without_ipsec_lines(c)) << text;
+}
+
+TEST(LoadConfigTest, RefusesKeysInAFileOthersMayRead) {
+    namespace fs = std::filesystem;
+    const std::string text = with_base(sa_line("a out spi 300 aes-gcm-128 key " + std::string(kSaKey128) +
+                                               " tunnel 192.0.2.1 192.0.2.9"));
+    const TempFile f("config_test_ipsec.conf", text);
+    for (const auto mode : {fs::perms(0644), fs::perms(0604), fs::perms(0666), fs::perms(0601)}) {
+        fs::permissions(f.path(), mode, fs::perm_options::replace);
+        auto e = load_config(f.path());
+        ASSERT_FALSE(e) << "mode " << std::oct << static_cast<unsigned>(mode);
+        EXPECT_NE(e.error().message.find("holds IPsec keys but is accessible to all users"), std::string::npos)
+            << e.error().message;
+        EXPECT_NE(e.error().message.find(f.path().string()), std::string::npos) << e.error().message;
+        EXPECT_EQ(e.error().message.find(std::string(kSaKey128).substr(0, 16)), std::string::npos)
+            << e.error().message;
+    }
+    for (const auto mode : {fs::perms(0600), fs::perms(0640), fs::perms(0400)}) {
+        fs::permissions(f.path(), mode, fs::perm_options::replace);
+        auto c = load_config(f.path());
+        ASSERT_TRUE(c) << c.error().message;
+        EXPECT_EQ(c->sas.size(), 1u);
+    }
+    // Without keys the mode does not matter.
+    const TempFile plain("config_test_no_keys.conf", kBase);
+    fs::permissions(plain.path(), fs::perms(0644), fs::perm_options::replace);
+    EXPECT_TRUE(load_config(plain.path()));
+}
+
+// --- xdp statements (ebpf/, issue 6) ---
+
+constexpr std::string_view kXdpBase =
+    "port lan dev net_af_xdp0,iface=veth-lan,start_queue=0\n"
+    "port wan dev net_af_packet0,iface=veth-wan\n"
+    "port mem dev net_memif0\n"
+    "worker 1\n";
+
+TEST(ConfigXdpTest, EveryStatementSetsItsField) {
+    const Config c = must_parse(std::string(kXdpBase) +
+                                "xdp port lan mode generic replace\n"
+                                "xdp port wan\n"
+                                "xdp block 198.51.100.0/24\n"
+                                "xdp block 2001:db8:bad::/48\n"
+                                "xdp ratelimit 1000 burst 50\n"
+                                "xdp pass arp\n"
+                                "xdp pass nd\n"
+                                "xdp pass icmp\n"
+                                "xdp pass tcp 22\n"
+                                "xdp pass tcp 179\n"
+                                "xdp pass udp 53\n"
+                                "xdp bypass 203.0.113.0/24 via-iface veth-b dst-mac 02:00:00:00:00:aa\n"
+                                "xdp bypass 2001:db8:f00::/48 dst-mac 02:00:00:00:00:aa via-iface veth-b "
+                                "src-mac 02:00:00:00:00:bb\n");
+    ASSERT_EQ(c.xdp.ports.size(), 2u);
+    EXPECT_EQ(c.xdp.ports[0].port, 0);
+    EXPECT_EQ(c.xdp.ports[0].mode, XdpMode::generic);
+    EXPECT_TRUE(c.xdp.ports[0].replace);
+    EXPECT_EQ(c.xdp.ports[1].port, 1);
+    EXPECT_EQ(c.xdp.ports[1].mode, XdpMode::native);
+    EXPECT_FALSE(c.xdp.ports[1].replace);
+    ASSERT_EQ(c.xdp.blocks.size(), 2u);
+    EXPECT_EQ(net::to_string(c.xdp.blocks[1]), "2001:db8:bad::/48");
+    EXPECT_EQ(c.xdp.rate_pps, 1000u);
+    EXPECT_EQ(c.xdp.rate_burst, 50u);
+    EXPECT_TRUE(c.xdp.pass_arp && c.xdp.pass_nd && c.xdp.pass_icmp);
+    EXPECT_EQ(c.xdp.pass_tcp, (std::vector<uint16_t>{22, 179}));
+    EXPECT_EQ(c.xdp.pass_udp, (std::vector<uint16_t>{53}));
+    ASSERT_EQ(c.xdp.bypass.size(), 2u);
+    EXPECT_EQ(c.xdp.bypass[0].via_iface, "veth-b");
+    EXPECT_FALSE(c.xdp.bypass[0].src_mac);
+    EXPECT_EQ(net::to_string(*c.xdp.bypass[1].src_mac), "02:00:00:00:00:bb");
+
+    const std::string text = format_config(c);
+    EXPECT_EQ(without_lines(must_parse(text)), without_lines(c)) << text;
+    EXPECT_EQ(format_config(must_parse(text)), text);
+}
+
+TEST(ConfigXdpTest, KernelIfaceOfDevargs) {
+    EXPECT_EQ(kernel_iface("net_af_xdp0,iface=veth0"), "veth0");
+    EXPECT_EQ(kernel_iface("net_af_packet1,qpairs=1,iface=eth2"), "eth2");
+    EXPECT_EQ(kernel_iface("net_af_xdp0"), "");
+    EXPECT_EQ(kernel_iface("net_tap0,iface=gw0"), "");
+    EXPECT_EQ(kernel_iface("0000:3b:00.0"), "");
+}
+
+TEST(ConfigXdpTest, ErrorsNameTheLine) {
+    const std::string base(kXdpBase);  // 4 lines
+    auto err = [&](std::string_view lines) { return must_fail(base + std::string(lines)); };
+    EXPECT_EQ(err("xdp port mem\n"),
+              "gw.conf:5: xdp port 'mem': not a net_af_xdp or net_af_packet port with iface=<kernel interface>");
+    EXPECT_EQ(err("xdp port nope\n"), "gw.conf:5: xdp port: unknown port 'nope'");
+    EXPECT_EQ(err("xdp port lan\nxdp port lan\n"), "gw.conf:6: xdp port 'lan': declared twice");
+    EXPECT_EQ(err("xdp port lan mode turbo\n"), "gw.conf:5: xdp port 'lan': mode 'turbo' is not native or generic");
+    EXPECT_EQ(err("xdp port lan speed 10\n"), "gw.conf:5: xdp port 'lan': unknown keyword 'speed'");
+    EXPECT_EQ(err("xdp port lan\nxdp block 10.0.0.1/8\n"),
+              "gw.conf:6: xdp block 10.0.0.1/8: host bits set, did you mean 10.0.0.0/8?");
+    EXPECT_EQ(err("xdp port lan\nxdp block 10.0.0.0/33\n"), "gw.conf:6: xdp block: invalid prefix '10.0.0.0/33'");
+    EXPECT_EQ(err("xdp port lan\nxdp block 10.0.0.0/8\nxdp block 10.0.0.0/8\n"),
+              "gw.conf:7: xdp block 10.0.0.0/8: declared twice");
+    EXPECT_EQ(err("xdp port lan\nxdp ratelimit 0 burst 5\n"), "gw.conf:6: xdp ratelimit: pps 0 out of range 1..100000000");
+    EXPECT_EQ(err("xdp port lan\nxdp ratelimit 10 5\n"), "gw.conf:6: xdp ratelimit: expected '<pps> burst <packets>'");
+    EXPECT_EQ(err("xdp port lan\nxdp pass tcp 0\n"), "gw.conf:6: xdp pass tcp: port 0 out of range 1..65535");
+    EXPECT_EQ(err("xdp port lan\nxdp pass tcp 22\nxdp pass tcp 22\n"), "gw.conf:7: xdp pass tcp 22: declared twice");
+    EXPECT_EQ(err("xdp port lan\nxdp pass gre\n"),
+              "gw.conf:6: xdp pass: expected 'arp', 'nd', 'icmp', 'tcp <port>' or 'udp <port>'");
+    EXPECT_EQ(err("xdp port lan\nxdp bypass 203.0.113.0/24 via-iface b\n"),
+              "gw.conf:6: xdp bypass 203.0.113.0/24: 'via-iface' and 'dst-mac' are required");
+    EXPECT_EQ(err("xdp port lan\nxdp bypass 203.0.113.0/24 via-iface b dst-mac 01:00:5e:00:00:01\n"),
+              "gw.conf:6: xdp bypass 203.0.113.0/24: dst-mac 01:00:5e:00:00:01 is not a unicast MAC");
+    EXPECT_EQ(err("xdp block 10.0.0.0/8\n"), "gw.conf:5: xdp: rules given but no 'xdp port <name>' to attach them to");
+    EXPECT_EQ(err("xdp frob\n"), "gw.conf:5: xdp: unknown keyword 'frob'");
 }
 
 }  // namespace

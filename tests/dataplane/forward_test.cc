@@ -428,9 +428,6 @@ std::vector<DropCase> drop_cases() {
          IcmpError{3, 4, kDmzMtu}},
         {"v4 DF 1500 bytes over the egress MTU, quote capped at 576", {.bytes = big_df}, DropReason::mtu_exceeded,
          IcmpError{3, 4, kDmzMtu}},
-        {"v4 not DF over the egress MTU, no fragmentation, no error",
-         {.bytes = udp4_len(v4([](auto& f) { f.dst = kDmzHost; }), kDmzMtu + 1)},
-         DropReason::mtu_exceeded},
         {"v4 UDP to the gateway", {.bytes = udp4(v4([](auto& f) { f.dst = kLanIp; }))}, DropReason::local_unsupported},
         {"v4 ICMP timestamp request to the gateway",
          {.bytes = ipv4_icmp(v4([](auto& f) { f.dst = kLanIp; }), 13, 0, 0, pattern(12))},
@@ -650,6 +647,39 @@ TEST_F(WithDefaultRoutes, UnknownDestinationsGoToTheDefaultGateway) {
 }
 
 // ---- Bursts -----------------------------------------------------------------
+
+// A router fragments what the sender allows it to (RFC 791): a packet without
+// DF over the egress MTU leaves as fragments that reassemble to the original.
+TEST_F(DataplaneTest, NonDfOversizeIsFragmented) {
+    for (const std::size_t total : {std::size_t{kDmzMtu} + 1, std::size_t{2000}}) {
+        SCOPED_TRACE(total);
+        const Bytes pkt = udp4_len({.src = kHost, .dst = kDmzHost, .id = 0x4242}, total);
+        send(kLan, ether(port_mac(kLan), sender_mac(kLan), kEtherIp4, pkt));
+        const auto out = sent(kDmz);
+        ASSERT_EQ(out.size(), 2u);
+        Bytes payload(pkt.size() - kIp4Len, 0);
+        std::size_t covered = 0;
+        for (std::size_t i = 0; i < out.size(); ++i) {
+            const auto ip = l3(out[i]);
+            const std::size_t len = get16(ip, 2);
+            const uint16_t frag = get16(ip, 6);
+            const std::size_t offset = (frag & 0x1fff) * 8u;
+            EXPECT_LE(len, kDmzMtu);
+            EXPECT_EQ(get16(ip, 4), 0x4242) << "fragments keep the identification";
+            EXPECT_EQ((frag & 0x2000) != 0, i + 1 < out.size()) << "MF on all but the last";
+            EXPECT_EQ(ip[8], 63) << "TTL decremented once";
+            EXPECT_TRUE(checksum_ok(ip.first(kIp4Len)));
+            ASSERT_LE(offset + len - kIp4Len, payload.size());
+            std::copy(ip.begin() + kIp4Len, ip.begin() + static_cast<std::ptrdiff_t>(len),
+                      payload.begin() + static_cast<std::ptrdiff_t>(offset));
+            covered += len - kIp4Len;
+        }
+        EXPECT_EQ(covered, payload.size());
+        EXPECT_TRUE(std::equal(payload.begin(), payload.end(), pkt.begin() + kIp4Len)) << "reassembles";
+    }
+    EXPECT_EQ(worker_counters().fragments_made, 4u);
+    expect_no_drops(worker_counters());
+}
 
 TEST_F(DataplaneTest, MixedBurstGetsAVerdictPerPacket) {
     const std::vector<Bytes> burst = {
