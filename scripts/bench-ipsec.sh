@@ -9,9 +9,6 @@
 #   decrypt: testpmd replaying a pcap of ESP packets (made by Scapy for the SA,
 #            inner frame size S) --memif--> gatewayd (decrypt, inbound policy) --> net_null
 #
-# memif frames are at most 1518 bytes, so the ESP packets of 1500-byte inner
-# frames cannot cross it: the decrypt column has no 1500 B figure and its IMIX
-# uses 1400 B in place of 1500 B (said so in the table).
 # The decrypt SA runs with replay-window 0: the pcap replays the same sequence
 # numbers endlessly. IMIX (7:4:1 of 64/576/1500 B by packet count) is computed
 # from the three sizes' rates: pps = 12 / (7/r64 + 4/r576 + 1/r1500).
@@ -19,17 +16,22 @@
 # come from the ceiling tool, forwarding's from a plain-forward run of the same
 # size, and the rest (ESP framing, policy, SA lookup, replay) is the remainder.
 #
-# usage: scripts/bench-ipsec.sh [--duration S] [--sizes "64 576 1400 1500"] [--out FILE]
+# Every DUT figure is the median of --rounds runs, the kinds interleaved per
+# round so that background load on a shared host hits them alike.
+#
+# usage: scripts/bench-ipsec.sh [--duration S] [--rounds N] [--sizes "64 576 1400 1500"] [--out FILE]
 # Needs root, a build (ninja -C build), python3-scapy. Not part of the test suite.
 set -euo pipefail
 
 duration=8
+rounds=3
 sizes="64 576 1400 1500"
 out=""
 while (($#)); do
     case $1 in
         --duration) duration=$2; shift 2 ;;
         --sizes) sizes=$2; shift 2 ;;
+        --rounds) rounds=$2; shift 2 ;;
         --out) out=$2; shift 2 ;;
         *) echo "bench-ipsec: unknown argument $1" >&2; exit 2 ;;
     esac
@@ -109,6 +111,7 @@ run_dut() { # kind(io|forward|encrypt|decrypt) size -> pps
 }
 
 declare -A io fwd enc dec cenc cdec ccyc drops leaked
+rounds_log=""
 tsc_hz=0
 for size in $sizes; do
     make_esp_pcap "$size" "$BENCH_WORK/esp-$size.pcap"
@@ -118,12 +121,21 @@ for size in $sizes; do
     tsc_hz=$(awk -v m="$mpps" -v c="$cyc" 'BEGIN { printf "%.0f", m * 1e6 * c }')
     read -r mpps _ < <(taskset -c 1 "$ceiling_tool" --seconds 2 --decrypt "$size" | awk '/^size/ { print $6, $10 }')
     cdec[$size]=$(awk -v m="$mpps" 'BEGIN { printf "%.0f", m * 1e6 }')
-    io[$size]=$(run_dut io "$size")
-    fwd[$size]=$(run_dut forward "$size")
-    enc[$size]=$(run_dut encrypt "$size")
-    d1=$(bench_gw_drops); l1=$(bench_gw_leaked)
-    dec[$size]=$(run_dut decrypt "$size")
-    drops[$size]="$d1/$(bench_gw_drops)"; leaked[$size]="$l1/$(bench_gw_leaked)"
+    l_io=""; l_fwd=""; l_enc=""; l_dec=""; d_enc=0; d_dec=0; k_enc=0; k_dec=0
+    for ((r = 1; r <= rounds; r++)); do
+        l_io+="$(run_dut io "$size") "
+        l_fwd+="$(run_dut forward "$size") "
+        l_enc+="$(run_dut encrypt "$size") "
+        d_enc=$((d_enc + $(bench_gw_drops))); k_enc=$((k_enc + $(bench_gw_leaked)))
+        l_dec+="$(run_dut decrypt "$size") "
+        d_dec=$((d_dec + $(bench_gw_drops))); k_dec=$((k_dec + $(bench_gw_leaked)))
+    done
+    io[$size]=$(echo "$l_io" | bench_median)
+    fwd[$size]=$(echo "$l_fwd" | bench_median)
+    enc[$size]=$(echo "$l_enc" | bench_median)
+    dec[$size]=$(echo "$l_dec" | bench_median)
+    drops[$size]="$d_enc/$d_dec"; leaked[$size]="$k_enc/$k_dec"
+    rounds_log+="- $size B: io [$l_io] forward [$l_fwd] encrypt [$l_enc] decrypt [$l_dec] pps"$'\n'
 done
 
 imix() { # assoc-array-name -> pps
@@ -138,7 +150,7 @@ cyc() { awk -v h="$tsc_hz" -v p="$1" 'BEGIN { if (p > 0) printf "%.0f", h / p; e
 report=""
 line() { report+="$1"$'\n'; echo "$1"; }
 line "# IPsec benchmark ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs))"
-line "command: scripts/bench-ipsec.sh --duration $duration --sizes \"$sizes\"; AES-128-GCM, one worker core, TSC $(awk -v h="$tsc_hz" 'BEGIN { printf "%.2f", h / 1e9 }') GHz"
+line "command: scripts/bench-ipsec.sh --duration $duration --rounds $rounds --sizes \"$sizes\"; AES-128-GCM, one worker core, TSC $(awk -v h="$tsc_hz" 'BEGIN { printf "%.2f", h / 1e9 }') GHz"
 line ""
 line "| frame | I/O ceiling | crypto ceiling enc/dec | forward | encrypt | enc ratio | decrypt | dec ratio | drops enc/dec | leaked enc/dec |"
 line "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
@@ -161,4 +173,7 @@ for size in $sizes; do
     f=$(cyc "${fwd[$size]}"); e=$(cyc "${enc[$size]}"); d=$(cyc "${dec[$size]}"); c=${ccyc[$size]}
     line "| $size B | $f | $c | $e | $(awk -v e="$e" -v f="$f" -v c="$c" 'BEGIN { printf "%.0f", e - f - c }') | $d | $(awk -v e="$d" -v f="$f" -v c="$c" 'BEGIN { printf "%.0f", e - f - c }') |"
 done
+line ""
+line "Every round (median above):"
+line "${rounds_log%$'\n'}"
 if [[ -n $out ]]; then printf '%s' "$report" >"$out"; fi
