@@ -172,9 +172,20 @@ inline bool inbound_policy_ok(LcoreContext& ctx, rte_mbuf* m, const ipsec::FlowK
     return true;
 }
 
+// Forwarding into the tunnel costs the inner packet one hop.
+inline void decrement_hop(rte_mbuf* m) noexcept {
+    const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
+    if (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV4)) {
+        ip4_decrement_ttl(rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr*, kEthHdrLen));
+    } else {
+        --rte_pktmbuf_mtod_offset(m, rte_ipv6_hdr*, kEthHdrLen)->hop_limits;
+    }
+}
+
 // Outbound policy: returns true when the packet was taken (queued for ESP or
-// dropped), false when it bypasses IPsec and forwarding goes on. The inner
-// TTL has been decremented by the caller.
+// dropped), false when it bypasses IPsec and forwarding goes on. The caller
+// checked the TTL; the decrement happens here, once the packet is taken, so
+// that an ICMP error quotes the packet as it arrived.
 inline bool outbound_policy_takes(LcoreContext& ctx, rte_mbuf* m, uint16_t in_port, const ipsec::FlowKey& k,
                                   uint32_t inner_len, bool df_or_v6) noexcept {
     const ipsec::PolicyRule* r = ctx.ipsec->out.lookup(k);
@@ -201,8 +212,11 @@ inline bool outbound_policy_takes(LcoreContext& ctx, rte_mbuf* m, uint16_t in_po
             ctx.esp_out_count + kMaxFragments <= ctx.esp_out.size()) {
             // RFC 4459 pre-fragmentation: each fragment is its own ESP packet.
             rte_mbuf* frags[kMaxFragments];
+            decrement_hop(m);
             const uint16_t n = ip4_fragment(m, static_cast<uint16_t>(room), frags, kMaxFragments);
-            if (n != 0) {
+            if (n == 0) {
+                ip4_increment_ttl(rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr*, kEthHdrLen));
+            } else {
                 ctx.counters.fragments_made += n;
                 for (uint16_t i = 0; i < n; ++i) {
                     ctx.esp_out[ctx.esp_out_count] = frags[i];
@@ -218,6 +232,7 @@ inline bool outbound_policy_takes(LcoreContext& ctx, rte_mbuf* m, uint16_t in_po
         drop(ctx, m, DropReason::mtu_exceeded);
         return true;
     }
+    decrement_hop(m);
     ctx.esp_out[ctx.esp_out_count] = m;
     ctx.esp_out_sa[ctx.esp_out_count] = sa;
     ++ctx.esp_out_count;
@@ -347,12 +362,9 @@ void forward4(LcoreContext& ctx, rte_mbuf* m, uint16_t in_port, const ipsec::Sa*
         return;
     }
     const bool df = (ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG)) != 0;
-    if (ctx.ipsec != nullptr && !ctx.ipsec->out.empty()) {
-        ip4_decrement_ttl(ip);
-        if (outbound_policy_takes(ctx, m, in_port, key, total_len, df)) {
-            return;
-        }
-        ip4_increment_ttl(ip);
+    if (ctx.ipsec != nullptr && !ctx.ipsec->out.empty() &&
+        outbound_policy_takes(ctx, m, in_port, key, total_len, df)) {
+        return;
     }
     const uint16_t mtu = ctx.tables->ports[nh.port].mtu;
     if (total_len > mtu) [[unlikely]] {
@@ -463,12 +475,9 @@ void forward6(LcoreContext& ctx, rte_mbuf* m, uint16_t in_port, const ipsec::Sa*
         drop(ctx, m, DropReason::ttl_exceeded);
         return;
     }
-    if (ctx.ipsec != nullptr && !ctx.ipsec->out.empty()) {
-        --ip->hop_limits;
-        if (outbound_policy_takes(ctx, m, in_port, key, total_len, true)) {
-            return;
-        }
-        ++ip->hop_limits;
+    if (ctx.ipsec != nullptr && !ctx.ipsec->out.empty() &&
+        outbound_policy_takes(ctx, m, in_port, key, total_len, true)) {
+        return;
     }
     const uint16_t mtu = ctx.tables->ports[nh.port].mtu;
     if (total_len > mtu) [[unlikely]] {

@@ -59,6 +59,11 @@ public:
         return test(seq) ? Verdict::replayed : Verdict::ok;
     }
 
+    // Changes the window size. The ring keeps the last kMaxSize numbers'
+    // bits whatever the size, so growing loses no history (except from a
+    // disabled window, which kept none).
+    void resize(uint32_t size) noexcept { size_ = size; }
+
     void update(uint64_t seq) noexcept {
         if (size_ == 0) {
             top_ = seq > top_ ? seq : top_;
@@ -69,13 +74,17 @@ public:
             if (advance >= kBits) {
                 bits_.fill(0);
             } else {
-                for (uint64_t s = top_ + 1; s <= seq;) {
-                    if ((s & 63) == 0 && seq - s >= 63) {
+                // Counted, not compared: near 2^64 a position would wrap.
+                uint64_t s = top_ + 1;
+                for (uint64_t left = advance; left != 0;) {
+                    if ((s & 63) == 0 && left >= 64) {
                         bits_[(s / 64) % kWords] = 0;
                         s += 64;
+                        left -= 64;
                     } else {
                         bits_[(s / 64) % kWords] &= ~(uint64_t{1} << (s & 63));
                         ++s;
+                        --left;
                     }
                 }
             }

@@ -85,9 +85,13 @@ uint16_t esp_encrypt(LcoreContext& ctx, rte_mbuf** out) noexcept {
         group_of[i] = groups.slot(ctx.esp_out_sa[i]);
         ++groups.count[group_of[i]];
     }
+    // The hard packet limit holds inside a burst too: only what it still
+    // admits gets a sequence number.
+    uint32_t admitted[kMaxOps];
     for (uint16_t g = 0; g < groups.n; ++g) {
-        groups.value[g] = groups.sa[g]->dead.load(std::memory_order_relaxed) ? 0
-                                                                              : groups.sa[g]->reserve_seq(groups.count[g]);
+        Sa& sa = *groups.sa[g];
+        admitted[g] = sa.dead.load(std::memory_order_relaxed) ? 0 : sa.admit(groups.count[g]);
+        groups.value[g] = admitted[g] == 0 ? 0 : sa.reserve_seq(admitted[g]);
     }
 
     uint16_t n_ops = 0;
@@ -95,10 +99,11 @@ uint16_t esp_encrypt(LcoreContext& ctx, rte_mbuf** out) noexcept {
         rte_mbuf* m = ctx.esp_out[i];
         const uint16_t g = group_of[i];
         Sa& sa = *groups.sa[g];
-        if (groups.value[g] == 0) [[unlikely]] {
+        if (groups.value[g] == 0 || admitted[g] == 0) [[unlikely]] {
             drop_packet(ctx, m, DropReason::ipsec_sa_expired);
             continue;
         }
+        --admitted[g];
         const uint64_t seq = groups.value[g]++;
         const auto* inner_eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
         const bool inner_v4 = inner_eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV4);

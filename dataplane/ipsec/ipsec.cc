@@ -14,10 +14,34 @@
 namespace gw::dp::ipsec {
 namespace {
 std::atomic<uint32_t> g_sad_serial{0};
+
+// Whose running state an SA continues. Outbound: the key's, whatever the SPI,
+// since the GCM nonce (salt || sequence number) depends on the key alone.
+// Inbound: the (SPI, key) pair's, the peer's sequence space.
+bool same_key(const cp::SaConfig& a, const cp::SaConfig& b) {
+    return a.direction == b.direction && a.key == b.key &&
+           (a.direction == cp::IpsecDirection::out || a.spi == b.spi);
+}
 }  // namespace
 
-Result<std::unique_ptr<Sa>> make_sa(const cp::SaConfig& c, const GcmEngine& engine, uint64_t now_tsc) {
-    auto sa = std::make_unique<Sa>();
+Result<std::unique_ptr<Sa>> make_sa(const cp::SaConfig& c, const GcmEngine& engine, uint64_t now_tsc,
+                                    std::shared_ptr<SaState> state) {
+    if (c.key.size() != 16 + 4 && c.key.size() != 32 + 4) {
+        return make_error("ipsec sa '{}': key material of {} bytes (want 20 bytes for aes-gcm-128 or 36 for "
+                          "aes-gcm-256: key + 4-byte salt)",
+                          c.name, c.key.size());
+    }
+    if (c.local.index() != c.remote.index()) {
+        return make_error("ipsec sa '{}': tunnel endpoints of different families", c.name);
+    }
+    if (c.replay_window > ReplayWindow::kMaxSize) {
+        return make_error("ipsec sa '{}': replay window {} above {}", c.name, c.replay_window, ReplayWindow::kMaxSize);
+    }
+    const bool fresh = state == nullptr;
+    if (fresh) {
+        state = std::make_shared<SaState>();
+    }
+    auto sa = std::make_unique<Sa>(std::move(state));
     sa->name = c.name;
     sa->spi = c.spi;
     sa->outbound = c.direction == cp::IpsecDirection::out;
@@ -42,7 +66,14 @@ Result<std::unique_ptr<Sa>> make_sa(const cp::SaConfig& c, const GcmEngine& engi
     sa->soft_seconds = c.soft_seconds;
     sa->hard_seconds = c.hard_seconds;
     sa->created_tsc = now_tsc;
-    sa->replay = ReplayWindow(c.replay_window);
+    if (fresh) {
+        sa->replay = ReplayWindow(c.replay_window);
+    } else {
+        // Workers may still use the SA this one replaces: resize under its lock.
+        rte_spinlock_lock(&sa->replay_lock);
+        sa->replay.resize(c.replay_window);
+        rte_spinlock_unlock(&sa->replay_lock);
+    }
     return sa;
 }
 
@@ -69,14 +100,22 @@ Status IpsecManager::apply(const cp::Config& config, uint64_t now_tsc) {
         }
         keyer_ = std::move(*engine);
     }
-    // Keep SAs whose configuration is unchanged (they keep their sequence
-    // numbers and replay windows); build the others. Nothing is moved out of
-    // entries_ until every step that can fail has succeeded.
-    std::vector<Sa*> chosen;                      // config order
-    std::vector<std::ptrdiff_t> reused_from;     // index in entries_, or -1
-    std::vector<std::unique_ptr<Sa>> fresh;      // parallel to config.sas (null when reused)
+    // An SA whose configuration is unchanged is kept as it is. One whose key
+    // is known (running, or retired earlier) is rebuilt around that key's
+    // running state: a GCM nonce is never reused and replays stay refused.
+    // Nothing is moved out of entries_ until every step that can fail has
+    // succeeded.
+    for (const auto& p : config.policies) {
+        if (p.action == cp::PolicyAction::protect && p.sa >= config.sas.size()) {
+            return make_error("ipsec policy (line {}): names SA #{} of {}", p.line, p.sa, config.sas.size());
+        }
+    }
+    std::vector<Sa*> chosen;                   // config order
+    std::vector<std::ptrdiff_t> reused_from;  // index in entries_, or -1
+    std::vector<std::unique_ptr<Sa>> fresh;   // parallel to config.sas (null when reused)
     for (const auto& c : config.sas) {
         std::ptrdiff_t found = -1;
+        std::shared_ptr<SaState> state;
         for (std::size_t i = 0; i < entries_.size(); ++i) {
             auto a = entries_[i].config;
             auto b = c;
@@ -85,6 +124,9 @@ Status IpsecManager::apply(const cp::Config& config, uint64_t now_tsc) {
                 found = static_cast<std::ptrdiff_t>(i);
                 break;
             }
+            if (same_key(a, b)) {
+                state = entries_[i].sa->state();
+            }
         }
         reused_from.push_back(found);
         if (found >= 0) {
@@ -92,7 +134,14 @@ Status IpsecManager::apply(const cp::Config& config, uint64_t now_tsc) {
             fresh.emplace_back();
             continue;
         }
-        auto sa = make_sa(c, *keyer_, now_tsc);
+        if (!state) {
+            for (const auto& r : retired_) {
+                if (r.direction == c.direction && r.key == c.key && (r.direction == cp::IpsecDirection::out || r.spi == c.spi)) {
+                    state = r.state;
+                }
+            }
+        }
+        auto sa = make_sa(c, *keyer_, now_tsc, std::move(state));
         if (!sa) {
             return std::unexpected(sa.error());
         }
@@ -157,6 +206,23 @@ Status IpsecManager::apply(const cp::Config& config, uint64_t now_tsc) {
         } else {
             next.push_back(Entry{.config = config.sas[i], .sa = std::move(fresh[i])});
         }
+    }
+    // Keys that left the configuration keep their state, so that re-adding
+    // one resumes its sequence numbers instead of reusing them.
+    for (auto& e : entries_) {
+        if (e.sa) {
+            retired_.push_back(Retired{
+                .direction = e.config.direction, .spi = e.config.spi, .key = e.config.key, .state = e.sa->state()});
+        }
+    }
+    std::erase_if(retired_, [&](const Retired& r) {
+        return std::ranges::any_of(next, [&](const Entry& e) {
+            return e.config.direction == r.direction && e.config.key == r.key &&
+                   (r.direction == cp::IpsecDirection::out || e.config.spi == r.spi);
+        });
+    });
+    if (retired_.size() > kMaxRetired) {
+        retired_.erase(retired_.begin(), retired_.begin() + static_cast<std::ptrdiff_t>(retired_.size() - kMaxRetired));
     }
     entries_ = std::move(next);  // SAs left behind are freed here, after the grace period
     log::info("ipsec: {} SAs, {} outbound and {} inbound policies", entries_.size(), current_->out.size(),

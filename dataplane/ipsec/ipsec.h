@@ -59,7 +59,16 @@ private:
     std::atomic<const IpsecState*>& slot_;
     rte_rcu_qsbr* qs_;
     std::unique_ptr<GcmEngine> keyer_;  // key expansion on the control thread
+    struct Retired {
+        cp::IpsecDirection direction;
+        uint32_t spi;
+        std::vector<uint8_t> key;
+        std::shared_ptr<SaState> state;
+    };
+    static constexpr std::size_t kMaxRetired = 1024;
+
     std::vector<Entry> entries_;
+    std::vector<Retired> retired_;  // oldest first
     std::unique_ptr<IpsecState> current_;
 };
 

@@ -3,6 +3,9 @@
 #include "dataplane/ipsec/anti_replay.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdlib>
 
 namespace gw::dp::ipsec {
 namespace {
@@ -101,6 +104,31 @@ TEST(ReplayWindow, DisabledWindowOnlyTracksTop) {
     w.update(10);
     EXPECT_EQ(w.check(10), V::ok);
     EXPECT_EQ(w.check(3), V::ok);
+}
+
+// Regression (dataplane/ipsec/anti_replay.h, ReplayWindow::update, the clearing loop `for (uint64_t
+// s = top_ + 1; s <= seq;)`): when seq is within 64 of UINT64_MAX, `s <= seq` stays true as s wraps
+// past 2^64 - 1, and update() never returns. With ESN an authenticated packet numbered 2^64 - 1
+// (the last one an SA may carry, and draft-mcgrew-gcm-test-01's last ESP test case) hangs the
+// worker. Fix: count the advance instead of comparing positions, e.g. `for (uint64_t k = 1; k <=
+// advance; ++k) clear(top_ + k)` (with the 64-bit block shortcut bounded the same way). Runs in a
+// child process with an alarm so a hang fails this test instead of stalling the suite.
+TEST(ReplayWindowDeathTest, UpdateAtTheTopOfTheSequenceSpaceTerminates) {
+    EXPECT_EXIT(
+        {
+            alarm(5);
+            ReplayWindow w(64);
+            w.update(UINT64_MAX - 1);
+            w.update(UINT64_MAX);
+            const bool ok = w.top() == UINT64_MAX && w.check(UINT64_MAX) == ReplayWindow::Verdict::replayed &&
+                            w.check(UINT64_MAX - 1) == ReplayWindow::Verdict::replayed &&
+                            w.check(UINT64_MAX - 2) == ReplayWindow::Verdict::ok;
+            ReplayWindow big(64);
+            big.update(UINT64_MAX - 200);
+            big.update(UINT64_MAX);  // crosses a 64-bit block boundary on the way
+            std::_Exit(ok && big.check(UINT64_MAX - 200) == ReplayWindow::Verdict::too_old ? 0 : 1);
+        },
+        ::testing::ExitedWithCode(0), "");
 }
 
 }  // namespace
