@@ -146,7 +146,7 @@ struct PolicyConfig {
     auto operator<=>(const PolicyConfig&) const = default;
 };
 
-// XDP fast path on kernel-driven ports (ebpf/, issue 6). The rules apply to
+// XDP fast path on kernel-driven ports (ebpf/). The rules apply to
 // every `xdp port`; they are added to the maps pinned in bpffs at startup, so
 // rules added at run time survive a restart alongside them.
 enum class XdpMode : uint8_t { native, generic };

@@ -725,7 +725,7 @@ TEST(LoadConfigTest, UnreadableFile) {
     EXPECT_NE(dir.error().message.find("Is a directory"), std::string::npos) << dir.error().message;
 }
 
-// --- ipsec statements (issue 3) ---
+// --- ipsec statements ---
 
 constexpr std::string_view kSaKey128 = "000102030405060708090a0b0c0d0e0fa0a1a2a3";
 constexpr std::string_view kSaKey256 = "101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2fb0b1b2b3";
@@ -1070,7 +1070,7 @@ TEST(LoadConfigTest, RefusesKeysInAFileOthersMayRead) {
     EXPECT_TRUE(load_config(plain.path()));
 }
 
-// --- xdp statements (ebpf/, issue 6) ---
+// --- xdp statements (ebpf/) ---
 
 constexpr std::string_view kXdpBase =
     "port lan dev net_af_xdp0,iface=veth-lan,start_queue=0\n"
