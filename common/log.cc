@@ -8,9 +8,13 @@ std::atomic<int> g_level{static_cast<int>(Level::info)};
 constexpr std::string_view kNames[] = {"error", "warn", "info", "debug"};
 }  // namespace
 
-void set_level(Level l) noexcept { g_level.store(static_cast<int>(l), std::memory_order_relaxed); }
+void set_level(Level l) noexcept {
+    g_level.store(static_cast<int>(l), std::memory_order_relaxed);
+}
 
-Level level() noexcept { return static_cast<Level>(g_level.load(std::memory_order_relaxed)); }
+Level level() noexcept {
+    return static_cast<Level>(g_level.load(std::memory_order_relaxed));
+}
 
 void write(Level l, std::string_view message) noexcept {
     const auto name = kNames[static_cast<int>(l)];

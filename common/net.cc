@@ -31,7 +31,9 @@ std::array<uint8_t, 16> mask_bytes(const std::array<uint8_t, 16>& in, uint8_t le
     return out;
 }
 
-uint32_t mask4(uint8_t len) noexcept { return len == 0 ? 0 : ~uint32_t{0} << (32 - len); }
+uint32_t mask4(uint8_t len) noexcept {
+    return len == 0 ? 0 : ~uint32_t{0} << (32 - len);
+}
 
 int hex_digit(char c) noexcept {
     if (c >= '0' && c <= '9') {
@@ -55,7 +57,9 @@ IpPrefix IpPrefix::canonical() const noexcept {
     return IpPrefix{Ip6Addr{mask_bytes(std::get<Ip6Addr>(addr).bytes, len)}, len};
 }
 
-bool IpPrefix::is_canonical() const noexcept { return canonical().addr == addr; }
+bool IpPrefix::is_canonical() const noexcept {
+    return canonical().addr == addr;
+}
 
 bool IpPrefix::contains(const IpAddr& a) const noexcept {
     if (a.index() != addr.index()) {
@@ -148,8 +152,8 @@ std::optional<IpPrefix> parse_prefix(std::string_view s) noexcept {
 
 std::string to_string(const MacAddr& m) {
     char buf[18];
-    std::snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", m.bytes[0], m.bytes[1], m.bytes[2],
-                  m.bytes[3], m.bytes[4], m.bytes[5]);
+    std::snprintf(buf, sizeof buf, "%02x:%02x:%02x:%02x:%02x:%02x", m.bytes[0], m.bytes[1], m.bytes[2], m.bytes[3],
+                  m.bytes[4], m.bytes[5]);
     return buf;
 }
 
@@ -170,6 +174,8 @@ std::string to_string(const IpAddr& a) {
     return std::visit([](const auto& v) { return to_string(v); }, a);
 }
 
-std::string to_string(const IpPrefix& p) { return to_string(p.addr) + "/" + std::to_string(p.len); }
+std::string to_string(const IpPrefix& p) {
+    return to_string(p.addr) + "/" + std::to_string(p.len);
+}
 
 }  // namespace gw::net

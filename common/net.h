@@ -32,7 +32,9 @@ struct Ip6Addr {
 
 using IpAddr = std::variant<Ip4Addr, Ip6Addr>;
 
-[[nodiscard]] inline bool is_v4(const IpAddr& a) noexcept { return std::holds_alternative<Ip4Addr>(a); }
+[[nodiscard]] inline bool is_v4(const IpAddr& a) noexcept {
+    return std::holds_alternative<Ip4Addr>(a);
+}
 
 struct IpPrefix {
     IpAddr addr;

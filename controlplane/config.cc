@@ -29,9 +29,9 @@ using Tokens = std::span<const std::string_view>;
 
 // Limits that the grammar enforces beyond the header's k* constants.
 constexpr size_t kMaxPortNameLen = 15;
-constexpr uint32_t kMinMbufs = 1024;            // below this a pool cannot even fill one port's rings
-constexpr uint32_t kMaxMbufs = 64u << 20;       // ~140 GiB of 2 KiB buffers per socket
-constexpr uint32_t kMaxMempoolCache = 512;      // RTE_MEMPOOL_CACHE_MAX_SIZE
+constexpr uint32_t kMinMbufs = 1024;        // below this a pool cannot even fill one port's rings
+constexpr uint32_t kMaxMbufs = 64u << 20;   // ~140 GiB of 2 KiB buffers per socket
+constexpr uint32_t kMaxMempoolCache = 512;  // RTE_MEMPOOL_CACHE_MAX_SIZE
 constexpr uint16_t kMinDataRoom = 1024;
 constexpr uint16_t kMaxDataRoom = 65535;
 constexpr uint32_t kMaxEalMemoryMb = 1u << 20;  // 1 TiB
@@ -40,12 +40,14 @@ constexpr uint32_t kMaxIcmpRatePps = 1'000'000;
 constexpr uint16_t kMinDesc = 64;
 constexpr uint16_t kMaxDesc = 16384;
 constexpr uint32_t kMaxReplayWindow = 4096;  // dataplane ReplayWindow::kMaxSize
-constexpr uint16_t kMinMtu = 68;  // RFC 791 minimum
+constexpr uint16_t kMinMtu = 68;             // RFC 791 minimum
 constexpr uint16_t kMaxMtu = 9600;
 
 constexpr std::string_view kPciExample = "0000:3b:00.0";
 
-bool is_whitespace(char c) noexcept { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
+bool is_whitespace(char c) noexcept {
+    return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+}
 
 // Splits one line into tokens, dropping everything from '#' on.
 void tokenize(std::string_view line, std::vector<std::string_view>& out) {
@@ -81,7 +83,9 @@ bool all_hex(std::string_view s) noexcept {
     return true;
 }
 
-char to_lower(char c) noexcept { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+char to_lower(char c) noexcept {
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
 // "0000:3b:00.0" or "3b:00.0" (domain:bus:device.function, device <= 0x1f,
 // function <= 7). Returns the full lower-case form so that both spellings of
@@ -139,8 +143,8 @@ bool is_file_prefix(std::string_view s) noexcept {
         return false;
     }
     for (char c : s) {
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-              c == '-' || c == '.')) {
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+              c == '.')) {
             return false;
         }
     }
@@ -198,7 +202,9 @@ Status assign(Result<T> parsed, U& dst) {
     return {};
 }
 
-std::string_view family_name(const net::IpAddr& a) noexcept { return net::is_v4(a) ? "IPv4" : "IPv6"; }
+std::string_view family_name(const net::IpAddr& a) noexcept {
+    return net::is_v4(a) ? "IPv4" : "IPv6";
+}
 
 class Parser {
 public:
@@ -403,7 +409,8 @@ private:
     [[nodiscard]] Status dataplane(Tokens t) {
         constexpr std::string_view kWhat = "dataplane";
         if (t.empty()) {
-            return fail("dataplane: expected at least one of burst, drain-us, idle-sleep-us, icmp-rate, ipsec-fragment");
+            return fail(
+                "dataplane: expected at least one of burst, drain-us, idle-sleep-us, icmp-rate, ipsec-fragment");
         }
         auto& dp = config_.dataplane;
         return pairs(kWhat, t, {"burst", "drain-us", "idle-sleep-us", "icmp-rate", "ipsec-fragment"},
@@ -465,8 +472,7 @@ private:
         }
         const auto name = t.front();
         if (!is_port_name(name)) {
-            return fail("port: invalid name '{}' (1-{} of a-z 0-9 _ -, starting with a letter)", name,
-                        kMaxPortNameLen);
+            return fail("port: invalid name '{}' (1-{} of a-z 0-9 _ -, starting with a letter)", name, kMaxPortNameLen);
         }
         const auto what = fmt::format("port '{}'", name);
         if (t.size() < 2) {
@@ -493,13 +499,13 @@ private:
         const auto devargs = t.front();
         const auto device = device_key(devargs);
         if (device.empty()) {
-            return fail("{}: dev '{}' is neither a PCI address ({}) nor a vdev (net_<driver><n>,...)", what,
-                        devargs, kPciExample);
+            return fail("{}: dev '{}' is neither a PCI address ({}) nor a vdev (net_<driver><n>,...)", what, devargs,
+                        kPciExample);
         }
         for (const auto& p : config_.ports) {
             if (device_key(p.devargs) == device) {
-                return fail("{}: device '{}' is already used by port '{}'", what,
-                            devargs.substr(0, devargs.find(',')), p.name);
+                return fail("{}: device '{}' is already used by port '{}'", what, devargs.substr(0, devargs.find(',')),
+                            p.name);
             }
         }
         if (config_.ports.size() >= kMaxPorts) {
@@ -912,7 +918,8 @@ private:
                 const auto text = t[i + 1];
                 const bool hex = text.starts_with("0x") || text.starts_with("0X");
                 const auto digits = hex ? text.substr(2) : text;
-                const auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), spi, hex ? 16 : 10);
+                const auto [ptr, ec] =
+                    std::from_chars(digits.data(), digits.data() + digits.size(), spi, hex ? 16 : 10);
                 if (digits.empty() || ec != std::errc{} || ptr != digits.data() + digits.size() || spi > UINT32_MAX) {
                     return fail("{}: spi '{}' is not a 32-bit number", what, text);
                 }
@@ -1014,7 +1021,8 @@ private:
             } else {
                 // A key written without its keyword lands here: never echo
                 // what could be key material.
-                const bool maybe_secret = key.size() > 16 || all_hex(key) || key.find("key") != std::string_view::npos ||
+                const bool maybe_secret = key.size() > 16 || all_hex(key) ||
+                                          key.find("key") != std::string_view::npos ||
                                           key.find('=') != std::string_view::npos;
                 if (maybe_secret) {
                     return fail("{}: unknown keyword at token {} (not shown: it may be key material)", what, i + 3);
@@ -1279,8 +1287,8 @@ private:
         }
         if (sub == "pass") {
             if (t.size() == 2 && (t[1] == "arp" || t[1] == "nd" || t[1] == "icmp")) {
-                bool& flag = t[1] == "arp" ? config_.xdp.pass_arp
-                                           : (t[1] == "nd" ? config_.xdp.pass_nd : config_.xdp.pass_icmp);
+                bool& flag =
+                    t[1] == "arp" ? config_.xdp.pass_arp : (t[1] == "nd" ? config_.xdp.pass_nd : config_.xdp.pass_icmp);
                 if (flag) {
                     return fail("xdp pass {}: declared twice", t[1]);
                 }
@@ -1447,15 +1455,16 @@ std::string kernel_iface(std::string_view devargs) {
     return {};
 }
 
-Result<Config> parse_config(std::string_view text, std::string_view source) { return Parser(source).run(text); }
+Result<Config> parse_config(std::string_view text, std::string_view source) {
+    return Parser(source).run(text);
+}
 
 Result<Config> load_config(const std::filesystem::path& path) {
     const auto path_text = path.string();
     std::FILE* f = std::fopen(path_text.c_str(), "rb");
     if (f == nullptr) {
         const int err = errno;
-        return make_errno_error(err, "cannot read config '{}': {}", path_text,
-                                std::generic_category().message(err));
+        return make_errno_error(err, "cannot read config '{}': {}", path_text, std::generic_category().message(err));
     }
     std::string text;
     char buf[4096];
@@ -1466,16 +1475,16 @@ Result<Config> load_config(const std::filesystem::path& path) {
     const int err = std::ferror(f) != 0 ? errno : 0;
     std::fclose(f);
     if (err != 0) {
-        return make_errno_error(err, "cannot read config '{}': {}", path_text,
-                                std::generic_category().message(err));
+        return make_errno_error(err, "cannot read config '{}': {}", path_text, std::generic_category().message(err));
     }
     auto config = parse_config(text, path_text);
     if (config && !config->sas.empty()) {
         struct stat st {};
         if (::stat(path_text.c_str(), &st) == 0 && (st.st_mode & S_IRWXO) != 0) {
-            return make_error("config '{}' holds IPsec keys but is accessible to all users (mode {:04o}); "
-                              "run: chmod o-rwx '{}'",
-                              path_text, st.st_mode & 07777, path_text);
+            return make_error(
+                "config '{}' holds IPsec keys but is accessible to all users (mode {:04o}); "
+                "run: chmod o-rwx '{}'",
+                path_text, st.st_mode & 07777, path_text);
         }
     }
     return config;
@@ -1600,9 +1609,9 @@ std::string format_config(const Config& config) {
         line("{}", decl);
     }
     for (const auto& p : config.policies) {
-        std::string decl = fmt::format("ipsec policy {} priority {} src {} dst {}",
-                                       p.direction == IpsecDirection::in ? "in" : "out", p.priority,
-                                       net::to_string(p.src), net::to_string(p.dst));
+        std::string decl =
+            fmt::format("ipsec policy {} priority {} src {} dst {}", p.direction == IpsecDirection::in ? "in" : "out",
+                        p.priority, net::to_string(p.src), net::to_string(p.dst));
         if (p.proto) {
             decl += fmt::format(" proto {}", *p.proto);
         }

@@ -26,9 +26,9 @@ inline constexpr uint16_t kMaxBurst = 64;
 struct EalConfig {
     unsigned main_lcore = 0;
     std::string file_prefix = "gatewayd";
-    bool no_huge = false;    // run from anonymous memory (tests, hosts without hugepages)
-    bool in_memory = false;  // no hugepage files or shared config on disk
-    unsigned memory_mb = 0;  // 0: EAL default
+    bool no_huge = false;                 // run from anonymous memory (tests, hosts without hugepages)
+    bool in_memory = false;               // no hugepage files or shared config on disk
+    unsigned memory_mb = 0;               // 0: EAL default
     std::vector<std::string> extra_args;  // passed to rte_eal_init verbatim
     auto operator<=>(const EalConfig&) const = default;
 };
@@ -41,9 +41,9 @@ struct MempoolConfig {
 };
 
 struct DataplaneConfig {
-    uint16_t burst = 32;          // rx/tx burst size, 1..kMaxBurst
-    uint32_t drain_us = 100;      // max time a packet waits in a partial tx buffer
-    uint32_t idle_sleep_us = 0;   // 0: pure busy poll; else sleep after an idle round
+    uint16_t burst = 32;            // rx/tx burst size, 1..kMaxBurst
+    uint32_t drain_us = 100;        // max time a packet waits in a partial tx buffer
+    uint32_t idle_sleep_us = 0;     // 0: pure busy poll; else sleep after an idle round
     uint32_t icmp_rate_pps = 1000;  // ICMP errors per second per lcore (RFC 1812 rate limit)
     bool ipsec_fragment = false;    // pre-fragment non-DF IPv4 too big for its tunnel (else drop)
     auto operator<=>(const DataplaneConfig&) const = default;
@@ -84,10 +84,10 @@ struct WorkerConfig {
 };
 
 struct RouteConfig {
-    net::IpPrefix prefix;             // canonical
-    std::optional<net::IpAddr> via;   // absent: destination is on-link
-    uint16_t port = 0;                // index into Config::ports (given, or found from `via`)
-    bool blackhole = false;           // drop everything matching (no via/port)
+    net::IpPrefix prefix;            // canonical
+    std::optional<net::IpAddr> via;  // absent: destination is on-link
+    uint16_t port = 0;               // index into Config::ports (given, or found from `via`)
+    bool blackhole = false;          // drop everything matching (no via/port)
     int line = 0;
     auto operator<=>(const RouteConfig&) const = default;
 };
@@ -112,9 +112,9 @@ struct SaConfig {
     std::vector<uint8_t> key;  // 16 + 4 (aes-gcm-128) or 32 + 4 (aes-gcm-256) bytes
     net::IpAddr local;         // tunnel endpoints; same family
     net::IpAddr remote;
-    bool esn = false;                // 64-bit extended sequence numbers
-    uint32_t replay_window = 1024;   // packets; 0 disables anti-replay (inbound)
-    uint64_t soft_bytes = 0, hard_bytes = 0;      // 0: no limit
+    bool esn = false;                         // 64-bit extended sequence numbers
+    uint32_t replay_window = 1024;            // packets; 0 disables anti-replay (inbound)
+    uint64_t soft_bytes = 0, hard_bytes = 0;  // 0: no limit
     uint64_t soft_packets = 0, hard_packets = 0;
     uint32_t soft_seconds = 0, hard_seconds = 0;
     int line = 0;
@@ -173,7 +173,7 @@ struct XdpConfig {
     uint64_t rate_burst = 0;
     bool pass_arp = false;
     bool pass_nd = false;
-    bool pass_icmp = false;  // ICMP/ICMPv6 echo to the interface's own addresses
+    bool pass_icmp = false;          // ICMP/ICMPv6 echo to the interface's own addresses
     std::vector<uint16_t> pass_tcp;  // destination ports to the interface's own addresses
     std::vector<uint16_t> pass_udp;
     std::vector<XdpBypassConfig> bypass;

@@ -19,10 +19,10 @@ struct alignas(RTE_CACHE_LINE_SIZE) LcoreCounters {
     uint64_t rx_bytes = 0;
     uint64_t tx_packets = 0;
     uint64_t tx_bytes = 0;
-    uint64_t polls = 0;        // rx_burst calls
-    uint64_t empty_polls = 0;  // rx_burst calls that returned nothing
-    uint64_t punted = 0;       // handed to the control thread's slow path
-    uint64_t icmp_sent = 0;    // ICMP errors and echo replies generated
+    uint64_t polls = 0;              // rx_burst calls
+    uint64_t empty_polls = 0;        // rx_burst calls that returned nothing
+    uint64_t punted = 0;             // handed to the control thread's slow path
+    uint64_t icmp_sent = 0;          // ICMP errors and echo replies generated
     uint64_t icmp_rate_limited = 0;  // ICMP errors suppressed by the rate limit
     uint64_t fragments_made = 0;     // IPv4 fragments created for an MTU
     std::array<uint64_t, kNumDropReasons> drops{};

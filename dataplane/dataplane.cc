@@ -108,9 +108,10 @@ Result<std::unique_ptr<Dataplane>> Dataplane::create(const cp::Config& config) {
         for (const auto& r : w.rx_queues) {
             const auto lcore_socket = static_cast<int>(rte_lcore_to_socket_id(w.lcore));
             if (sockets[r.port] != lcore_socket) {
-                log::warn("worker lcore {} (socket {}) polls port '{}' on socket {}: every packet crosses the "
-                          "interconnect",
-                          w.lcore, lcore_socket, config.ports[r.port].name, sockets[r.port]);
+                log::warn(
+                    "worker lcore {} (socket {}) polls port '{}' on socket {}: every packet crosses the "
+                    "interconnect",
+                    w.lcore, lcore_socket, config.ports[r.port].name, sockets[r.port]);
             }
         }
     }
@@ -124,7 +125,8 @@ Result<std::unique_ptr<Dataplane>> Dataplane::create(const cp::Config& config) {
         for (const auto& w : config.workers) {
             lcores += static_cast<int>(rte_lcore_to_socket_id(w.lcore)) == socket ? 1 : 0;
         }
-        const uint32_t n = config.mempool.mbufs != 0 ? config.mempool.mbufs : pool_size(config, socket, sockets, lcores);
+        const uint32_t n =
+            config.mempool.mbufs != 0 ? config.mempool.mbufs : pool_size(config, socket, sockets, lcores);
         const std::string name = "gw_mbuf_s" + std::to_string(socket);
         rte_mempool* pool =
             rte_pktmbuf_pool_create(name.c_str(), n, config.mempool.cache, 0, config.mempool.data_room, socket);
@@ -206,7 +208,8 @@ Result<std::unique_ptr<Dataplane>> Dataplane::create(const cp::Config& config) {
         for (std::size_t p = 0; p < granted.size(); ++p) {
             const uint16_t txq = granted[p].tx;
             ctx.tx_queue[p] = static_cast<uint16_t>(slot % txq);
-            ctx.tx_lock[p] = txq < tx_wanted ? &dp->tx_locks_[p * kMaxTxLocks + ctx.tx_queue[p] % kMaxTxLocks] : nullptr;
+            ctx.tx_lock[p] =
+                txq < tx_wanted ? &dp->tx_locks_[p * kMaxTxLocks + ctx.tx_queue[p] % kMaxTxLocks] : nullptr;
         }
     };
 
@@ -224,8 +227,8 @@ Result<std::unique_ptr<Dataplane>> Dataplane::create(const cp::Config& config) {
     dp->control_ctx_ = std::make_unique<LcoreContext>();
     dp->control_ctx_->tables = &t;
     dp->control_ctx_->burst = dc.burst;
-    dp->control_ctx_->icmp_limit = TokenBucket(dc.icmp_rate_pps, std::max<uint32_t>(1, dc.icmp_rate_pps / 10),
-                                               rte_get_tsc_hz(), rte_rdtsc());
+    dp->control_ctx_->icmp_limit =
+        TokenBucket(dc.icmp_rate_pps, std::max<uint32_t>(1, dc.icmp_rate_pps / 10), rte_get_tsc_hz(), rte_rdtsc());
     assign_tx(*dp->control_ctx_, static_cast<uint16_t>(config.workers.size()));
     dp->slow_path_ = std::make_unique<SlowPath>(*dp->control_ctx_);
 
@@ -276,9 +279,13 @@ Status Dataplane::start() {
     return {};
 }
 
-unsigned Dataplane::poll_control(uint64_t now_tsc) noexcept { return slow_path_->poll(now_tsc); }
+unsigned Dataplane::poll_control(uint64_t now_tsc) noexcept {
+    return slow_path_->poll(now_tsc);
+}
 
-void Dataplane::tick(uint64_t now_tsc) noexcept { ipsec_->tick(now_tsc); }
+void Dataplane::tick(uint64_t now_tsc) noexcept {
+    ipsec_->tick(now_tsc);
+}
 
 void Dataplane::stop() {
     if (stopped_) {

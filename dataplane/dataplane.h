@@ -87,8 +87,8 @@ private:
     Dataplane() = default;
 
     cp::Config config_;
-    std::vector<rte_mempool*> pools_;         // one per NUMA socket in use
-    std::vector<uint16_t> started_ports_;     // ethdev ids, for stop()
+    std::vector<rte_mempool*> pools_;          // one per NUMA socket in use
+    std::vector<uint16_t> started_ports_;      // ethdev ids, for stop()
     std::vector<PortStats> final_port_stats_;  // taken by stop() before the ports close
     Tables tables_;
     std::unique_ptr<rte_spinlock_t[]> tx_locks_;  // [port * kMaxTxLocks + queue]

@@ -29,8 +29,8 @@ enum class NextHopKind : uint8_t {
 
 struct NextHop {
     NextHopKind kind = NextHopKind::blackhole;
-    uint16_t port = 0;            // index into the port table (config order)
-    uint32_t gw4_host = 0;        // kind == via, IPv4
+    uint16_t port = 0;              // index into the port table (config order)
+    uint32_t gw4_host = 0;          // kind == via, IPv4
     std::array<uint8_t, 16> gw6{};  // kind == via, IPv6
 };
 

@@ -25,7 +25,9 @@ constexpr uint8_t kIcmp6EchoRequest = 128;
 constexpr uint8_t kIcmp6NdFirst = 133;  // router solicitation
 constexpr uint8_t kIcmp6NdLast = 137;   // redirect
 
-inline void drop(LcoreContext& ctx, rte_mbuf* m, DropReason r) noexcept { drop_packet(ctx, m, r); }
+inline void drop(LcoreContext& ctx, rte_mbuf* m, DropReason r) noexcept {
+    drop_packet(ctx, m, r);
+}
 
 inline void punt(LcoreContext& ctx, rte_mbuf* m, PuntKind kind) noexcept {
     m->hash.usr = static_cast<uint32_t>(kind);
@@ -36,9 +38,8 @@ inline void punt(LcoreContext& ctx, rte_mbuf* m, PuntKind kind) noexcept {
 
 void release_pending(LcoreContext& ctx) noexcept {
     if (ctx.punt_count != 0) {
-        const unsigned sent =
-            rte_ring_mp_enqueue_burst(ctx.tables->punt_ring, reinterpret_cast<void* const*>(ctx.punt_list.data()),
-                                      ctx.punt_count, nullptr);
+        const unsigned sent = rte_ring_mp_enqueue_burst(
+            ctx.tables->punt_ring, reinterpret_cast<void* const*>(ctx.punt_list.data()), ctx.punt_count, nullptr);
         ctx.counters.punted += sent;
         for (unsigned i = sent; i < ctx.punt_count; ++i) {
             drop(ctx, ctx.punt_list[i], DropReason::punt_queue_full);
@@ -208,8 +209,7 @@ inline bool outbound_policy_takes(LcoreContext& ctx, rte_mbuf* m, uint16_t in_po
     const uint32_t overhead = ipsec::esp_overhead(inner_len, sa->outer_v6);
     if (inner_len + overhead > mtu) [[unlikely]] {
         const uint32_t room = ipsec::esp_max_inner(mtu, sa->outer_v6);
-        if (!df_or_v6 && ctx.ipsec_fragment && room >= 68 &&
-            ctx.esp_out_count + kMaxFragments <= ctx.esp_out.size()) {
+        if (!df_or_v6 && ctx.ipsec_fragment && room >= 68 && ctx.esp_out_count + kMaxFragments <= ctx.esp_out.size()) {
             // RFC 4459 pre-fragmentation: each fragment is its own ESP packet.
             rte_mbuf* frags[kMaxFragments];
             decrement_hop(m);
@@ -362,8 +362,7 @@ void forward4(LcoreContext& ctx, rte_mbuf* m, uint16_t in_port, const ipsec::Sa*
         return;
     }
     const bool df = (ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG)) != 0;
-    if (ctx.ipsec != nullptr && !ctx.ipsec->out.empty() &&
-        outbound_policy_takes(ctx, m, in_port, key, total_len, df)) {
+    if (ctx.ipsec != nullptr && !ctx.ipsec->out.empty() && outbound_policy_takes(ctx, m, in_port, key, total_len, df)) {
         return;
     }
     const uint16_t mtu = ctx.tables->ports[nh.port].mtu;
@@ -496,8 +495,7 @@ inline void forward_one(LcoreContext& ctx, rte_mbuf* m, uint16_t in_port) noexce
     }
     const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
     const bool l2_multicast = rte_is_multicast_ether_addr(&eth->dst_addr);
-    if (!l2_multicast &&
-        !rte_is_same_ether_addr(&eth->dst_addr, &ctx.tables->ports[in_port].mac)) [[unlikely]] {
+    if (!l2_multicast && !rte_is_same_ether_addr(&eth->dst_addr, &ctx.tables->ports[in_port].mac)) [[unlikely]] {
         drop(ctx, m, DropReason::l2_other_host);
         return;
     }
@@ -549,7 +547,9 @@ void flush_tx_port(LcoreContext& ctx, uint16_t port) noexcept {
     buf.count = 0;
 }
 
-void send_on_port(LcoreContext& ctx, uint16_t port, rte_mbuf* m) noexcept { tx_enqueue(ctx, port, m); }
+void send_on_port(LcoreContext& ctx, uint16_t port, rte_mbuf* m) noexcept {
+    tx_enqueue(ctx, port, m);
+}
 
 void flush_tx(LcoreContext& ctx) noexcept {
     const auto n = static_cast<uint16_t>(ctx.tables->ports.size());

@@ -38,7 +38,9 @@ void NeighborEntry::publish(const rte_ether_addr& mac) noexcept {
     mac_bits.store(bits, std::memory_order_release);
 }
 
-NeighborTable::~NeighborTable() { rte_hash_free(hash_); }
+NeighborTable::~NeighborTable() {
+    rte_hash_free(hash_);
+}
 
 Result<std::unique_ptr<NeighborTable>> NeighborTable::create(uint32_t capacity, int socket_id) {
     std::unique_ptr<NeighborTable> t(new NeighborTable());

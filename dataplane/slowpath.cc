@@ -16,8 +16,8 @@ namespace gw::dp {
 namespace {
 
 constexpr uint16_t kEthHdrLen = sizeof(rte_ether_hdr);
-constexpr unsigned kMaxProbes = 3;        // RFC 4861 MAX_MULTICAST_SOLICIT
-constexpr uint64_t kTickDivisor = 10;     // tick every 100 ms
+constexpr unsigned kMaxProbes = 3;     // RFC 4861 MAX_MULTICAST_SOLICIT
+constexpr uint64_t kTickDivisor = 10;  // tick every 100 ms
 constexpr uint8_t kNdHopLimit = 255;
 constexpr uint8_t kNdNs = 135;
 constexpr uint8_t kNdNa = 136;
@@ -78,7 +78,9 @@ uint32_t arp_source_for(const PortInfo& p, uint32_t target_host) noexcept {
     return p.icmp_src4_host;
 }
 
-uint16_t icmp6_checksum(rte_ipv6_hdr* ip, void* l4) noexcept { return rte_ipv6_udptcp_cksum(ip, l4); }
+uint16_t icmp6_checksum(rte_ipv6_hdr* ip, void* l4) noexcept {
+    return rte_ipv6_udptcp_cksum(ip, l4);
+}
 
 }  // namespace
 
@@ -107,8 +109,8 @@ Status SlowPath::install_static_neighbors(const cp::Config& config) {
 
 unsigned SlowPath::poll(uint64_t now_tsc) noexcept {
     rte_mbuf* pkts[kMaxBurstDp];
-    const unsigned n = rte_ring_sc_dequeue_burst(ctx_.tables->punt_ring, reinterpret_cast<void**>(pkts),
-                                                 kMaxBurstDp, nullptr);
+    const unsigned n =
+        rte_ring_sc_dequeue_burst(ctx_.tables->punt_ring, reinterpret_cast<void**>(pkts), kMaxBurstDp, nullptr);
     for (unsigned i = 0; i < n; ++i) {
         handle(pkts[i], now_tsc);
     }

@@ -29,10 +29,11 @@ namespace {
 using gw::bpf::XdpGateway;
 
 int usage() {
-    std::fputs("usage: gw-xdp [--pin-root DIR] IFNAME attach [native|generic] [replace] | detach | block PREFIX |\n"
-               "       unblock PREFIX | ratelimit PPS BURST | pass arp|nd|icmp|none | pass|nopass tcp|udp PORT |\n"
-               "       local IP | bypass PREFIX EGRESS DST-MAC [SRC-MAC] | unbypass PREFIX | stats\n",
-               stderr);
+    std::fputs(
+        "usage: gw-xdp [--pin-root DIR] IFNAME attach [native|generic] [replace] | detach | block PREFIX |\n"
+        "       unblock PREFIX | ratelimit PPS BURST | pass arp|nd|icmp|none | pass|nopass tcp|udp PORT |\n"
+        "       local IP | bypass PREFIX EGRESS DST-MAC [SRC-MAC] | unbypass PREFIX | stats\n",
+        stderr);
     return 2;
 }
 

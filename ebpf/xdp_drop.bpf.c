@@ -6,10 +6,9 @@
 #include <bpf/bpf_helpers.h>
 
 SEC("xdp")
-int xdp_drop(struct xdp_md *ctx)
-{
-	(void)ctx;
-	return XDP_DROP;
+int xdp_drop(struct xdp_md* ctx) {
+    (void)ctx;
+    return XDP_DROP;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

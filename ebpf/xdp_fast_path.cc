@@ -120,8 +120,8 @@ Status XdpFastPath::adopt() {
 Status XdpFastPath::apply(Port& p) {
     const auto& x = *xdp_;
     auto& gw = *p.gw;
-    const uint32_t flags = (x.pass_arp ? GW_XDP_MGMT_ARP : 0u) | (x.pass_nd ? GW_XDP_MGMT_ND : 0u) |
-                           (x.pass_icmp ? GW_XDP_MGMT_ICMP : 0u);
+    const uint32_t flags =
+        (x.pass_arp ? GW_XDP_MGMT_ARP : 0u) | (x.pass_nd ? GW_XDP_MGMT_ND : 0u) | (x.pass_icmp ? GW_XDP_MGMT_ICMP : 0u);
     if (auto st = gw.set_mgmt_flags(flags); !st) {
         return st;
     }

@@ -49,7 +49,9 @@ constexpr StatInfo kStats[] = {
 };
 static_assert(std::size(kStats) == GW_XDP_STAT_MAX, "one label per enum gw_xdp_stat");
 
-std::string errstr(int err) { return std::strerror(err < 0 ? -err : err); }
+std::string errstr(int err) {
+    return std::strerror(err < 0 ? -err : err);
+}
 
 // "<what>: <strerror> (<-errno>)": xdp-filter's message shape.
 template <typename... Args>
@@ -69,14 +71,14 @@ int libbpf_print(enum libbpf_print_level level, const char* format, va_list args
         msg.remove_suffix(1);
     }
     switch (level) {
-    case LIBBPF_WARN:
-        log::warn("{}", msg);  // libbpf prefixes its own "libbpf: "
-        break;
-    case LIBBPF_INFO:
-        log::debug("{}", msg);
-        break;
-    case LIBBPF_DEBUG:
-        break;  // per-relocation chatter; enable by hand when debugging the loader
+        case LIBBPF_WARN:
+            log::warn("{}", msg);  // libbpf prefixes its own "libbpf: "
+            break;
+        case LIBBPF_INFO:
+            log::debug("{}", msg);
+            break;
+        case LIBBPF_DEBUG:
+            break;  // per-relocation chatter; enable by hand when debugging the loader
     }
     return 0;
 }
@@ -214,9 +216,13 @@ Result<AttachedProgram> describe_prog(uint32_t id, uint32_t mode_flags) {
 
 }  // namespace
 
-std::span<const StatInfo> stat_table() noexcept { return kStats; }
+std::span<const StatInfo> stat_table() noexcept {
+    return kStats;
+}
 
-void route_libbpf_log() { libbpf_set_print(libbpf_print); }
+void route_libbpf_log() {
+    libbpf_set_print(libbpf_print);
+}
 
 XdpGateway::XdpGateway(XdpOptions options, int ifindex)
     : options_(std::move(options)), ifindex_(ifindex), rule_used_(GW_XDP_MAX_RULES, false) {}
@@ -227,9 +233,15 @@ XdpGateway::~XdpGateway() {
     }
 }
 
-int XdpGateway::prog_fd() const noexcept { return bpf_program__fd(skel_->progs.xdp_gateway); }
-int XdpGateway::xsks_map_fd() const noexcept { return bpf_map__fd(skel_->maps.xsks_map); }
-int XdpGateway::tx_ports_fd() const noexcept { return bpf_map__fd(skel_->maps.tx_ports); }
+int XdpGateway::prog_fd() const noexcept {
+    return bpf_program__fd(skel_->progs.xdp_gateway);
+}
+int XdpGateway::xsks_map_fd() const noexcept {
+    return bpf_map__fd(skel_->maps.xsks_map);
+}
+int XdpGateway::tx_ports_fd() const noexcept {
+    return bpf_map__fd(skel_->maps.tx_ports);
+}
 
 Result<std::unique_ptr<XdpGateway>> XdpGateway::open(const XdpOptions& options) {
     route_libbpf_log();
@@ -260,16 +272,18 @@ Status XdpGateway::load() {
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     if (ec) {
-        return make_errno_error(-ec.value(), "xdp: cannot create pin directory '{}': {} (is bpffs mounted at {}? "
-                                "see scripts/setup-host.sh)", dir.string(), ec.message(), options_.pin_root.string());
+        return make_errno_error(-ec.value(),
+                                "xdp: cannot create pin directory '{}': {} (is bpffs mounted at {}? "
+                                "see scripts/setup-host.sh)",
+                                dir.string(), ec.message(), options_.pin_root.string());
     }
     // Every map except xsks_map (sockets belong to one process) is pinned, and
     // reused when a compatible pin exists: all instances on one interface (gatewayd,
     // gw-xdp, the next gatewayd) share one set of rules and counters. Pinning is set here, not in the ELF,
     // so that DPDK's net_af_xdp loading the same object pins nothing globally.
-    bpf_map* pinned[] = {skel_->maps.config,     skel_->maps.block_v4,   skel_->maps.block_v6,
-                         skel_->maps.rate_state, skel_->maps.mgmt_ports, skel_->maps.local_addrs,
-                         skel_->maps.bypass_v4,  skel_->maps.bypass_v6,  skel_->maps.tx_ports,
+    bpf_map* pinned[] = {skel_->maps.config,        skel_->maps.block_v4,   skel_->maps.block_v6,
+                         skel_->maps.rate_state,    skel_->maps.mgmt_ports, skel_->maps.local_addrs,
+                         skel_->maps.bypass_v4,     skel_->maps.bypass_v6,  skel_->maps.tx_ports,
                          skel_->maps.verdict_stats, skel_->maps.rule_stats};
     for (bpf_map* m : pinned) {
         const auto path = dir / bpf_map__name(m);
@@ -316,13 +330,16 @@ Status XdpGateway::scan_rule_ids() {
         const bpf_devmap_val dev{.ifindex = v.egress_ifindex, .bpf_prog = {}};
         (void)bpf_map_update_elem(tx_fd, &v.egress_ifindex, &dev, BPF_ANY);  // a vanished egress: pass-no-egress
     };
-    if (auto st = for_each<gw_xdp_lpm_v4, gw_xdp_block_rule>(bpf_map__fd(skel_->maps.block_v4), "block_v4", mark); !st) {
+    if (auto st = for_each<gw_xdp_lpm_v4, gw_xdp_block_rule>(bpf_map__fd(skel_->maps.block_v4), "block_v4", mark);
+        !st) {
         return st;
     }
-    if (auto st = for_each<gw_xdp_lpm_v6, gw_xdp_block_rule>(bpf_map__fd(skel_->maps.block_v6), "block_v6", mark); !st) {
+    if (auto st = for_each<gw_xdp_lpm_v6, gw_xdp_block_rule>(bpf_map__fd(skel_->maps.block_v6), "block_v6", mark);
+        !st) {
         return st;
     }
-    if (auto st = for_each<gw_xdp_lpm_v4, gw_xdp_bypass_rule>(bpf_map__fd(skel_->maps.bypass_v4), "bypass_v4", mark_bypass);
+    if (auto st =
+            for_each<gw_xdp_lpm_v4, gw_xdp_bypass_rule>(bpf_map__fd(skel_->maps.bypass_v4), "bypass_v4", mark_bypass);
         !st) {
         return st;
     }
@@ -393,8 +410,10 @@ Result<int> XdpGateway::attached_xsks_map(std::string_view ifname) {
         return std::unexpected(std::move(cur.error()));
     }
     if (cur->id == 0 || !cur->is_gateway()) {
-        return make_errno_error(-ENOENT, "xdp: '{}': no gateway program attached (DPDK's net_af_xdp should have "
-                                "loaded it from xdp_prog=)", ifname);
+        return make_errno_error(-ENOENT,
+                                "xdp: '{}': no gateway program attached (DPDK's net_af_xdp should have "
+                                "loaded it from xdp_prog=)",
+                                ifname);
     }
     const int prog = bpf_prog_get_fd_by_id(cur->id);
     if (prog < 0) {
@@ -487,8 +506,8 @@ Status XdpGateway::detach() {
     if (bpf_obj_get_info_by_fd(prog_fd(), &info, &len) == 0 && cur && cur->id != info.id) {
         attached_flags_ = 0;
         if (cur->id != 0) {
-            log::warn("xdp: '{}': program '{}' (id {}) replaced ours; leaving it attached", options_.ifname,
-                      cur->name, cur->id);
+            log::warn("xdp: '{}': program '{}' (id {}) replaced ours; leaving it attached", options_.ifname, cur->name,
+                      cur->id);
         }
         return {};
     }
@@ -713,14 +732,16 @@ Result<std::vector<RuleCounter>> XdpGateway::rule_counters() const {
             [&](const gw_xdp_lpm_v6& k, const gw_xdp_block_rule& v) { add(RuleKind::block, from_lpm(k), v.rule_id); });
     }
     if (st) {
-        st = for_each<gw_xdp_lpm_v4, gw_xdp_bypass_rule>(
-            bpf_map__fd(skel_->maps.bypass_v4), "bypass_v4",
-            [&](const gw_xdp_lpm_v4& k, const gw_xdp_bypass_rule& v) { add(RuleKind::bypass, from_lpm(k), v.rule_id); });
+        st = for_each<gw_xdp_lpm_v4, gw_xdp_bypass_rule>(bpf_map__fd(skel_->maps.bypass_v4), "bypass_v4",
+                                                         [&](const gw_xdp_lpm_v4& k, const gw_xdp_bypass_rule& v) {
+                                                             add(RuleKind::bypass, from_lpm(k), v.rule_id);
+                                                         });
     }
     if (st) {
-        st = for_each<gw_xdp_lpm_v6, gw_xdp_bypass_rule>(
-            bpf_map__fd(skel_->maps.bypass_v6), "bypass_v6",
-            [&](const gw_xdp_lpm_v6& k, const gw_xdp_bypass_rule& v) { add(RuleKind::bypass, from_lpm(k), v.rule_id); });
+        st = for_each<gw_xdp_lpm_v6, gw_xdp_bypass_rule>(bpf_map__fd(skel_->maps.bypass_v6), "bypass_v6",
+                                                         [&](const gw_xdp_lpm_v6& k, const gw_xdp_bypass_rule& v) {
+                                                             add(RuleKind::bypass, from_lpm(k), v.rule_id);
+                                                         });
     }
     if (!st) {
         return std::unexpected(std::move(st.error()));

@@ -70,9 +70,9 @@ struct RuleCounter {
 };
 
 struct BypassRule {
-    net::IpPrefix dst;           // canonical destination prefix
-    std::string egress_ifname;   // kernel interface the frames leave on
-    net::MacAddr dst_mac;        // next hop
+    net::IpPrefix dst;                    // canonical destination prefix
+    std::string egress_ifname;            // kernel interface the frames leave on
+    net::MacAddr dst_mac;                 // next hop
     std::optional<net::MacAddr> src_mac;  // default: the egress interface's MAC
 };
 

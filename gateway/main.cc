@@ -36,8 +36,12 @@ std::atomic<int> g_signal{0};
 std::atomic<bool> g_reload{false};
 static_assert(std::atomic<int>::is_always_lock_free);
 
-void on_signal(int sig) { g_signal.store(sig, std::memory_order_relaxed); }
-void on_hangup(int) { g_reload.store(true, std::memory_order_relaxed); }
+void on_signal(int sig) {
+    g_signal.store(sig, std::memory_order_relaxed);
+}
+void on_hangup(int) {
+    g_reload.store(true, std::memory_order_relaxed);
+}
 
 // SIGHUP: re-reads the config and applies what can change at runtime (IPsec
 // SAs and policies, as an atomic table swap). A config that fails to parse or

@@ -27,8 +27,8 @@ std::string format_report_text(const Report& r) {
     for (const auto& l : r.lcores) {
         const auto& c = l.counters;
         out += fmt::format("{:<8} {:>7} {:>14} {:>14} {:>12} {:>10} {:>10}\n", l.lcore,
-                           l.is_control ? "control" : "worker", c.rx_packets, c.tx_packets, c.total_drops(),
-                           c.punted, c.icmp_sent);
+                           l.is_control ? "control" : "worker", c.rx_packets, c.tx_packets, c.total_drops(), c.punted,
+                           c.icmp_sent);
         total += c;
     }
     out += "\ndrop reason                  packets  description\n";

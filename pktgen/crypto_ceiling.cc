@@ -79,8 +79,8 @@ int main(int argc, char** argv) {
     std::vector<Buffer> bufs(kBuffers);
     uint8_t iv[12] = {1, 2, 3, 4, 0, 0, 0, 0, 0, 0, 0, 1};
     uint8_t aad[8] = {0, 0, 0x10, 0x01, 0, 0, 0, 1};
-    std::printf("# ipsec-mb %s, %s code path, AES-%d-GCM %s, one core\n", IMB_VERSION_STR,
-                arch < 6 ? kArch[arch] : "?", key_bits, decrypt ? "decrypt" : "encrypt");
+    std::printf("# ipsec-mb %s, %s code path, AES-%d-GCM %s, one core\n", IMB_VERSION_STR, arch < 6 ? kArch[arch] : "?",
+                key_bits, decrypt ? "decrypt" : "encrypt");
     for (unsigned frame : sizes) {
         // Inner IP packet of an Ethernet frame, plus ESP padding and trailer.
         const unsigned inner = frame > 14 ? frame - 14 : 1;

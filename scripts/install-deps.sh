@@ -10,7 +10,7 @@ fi
 
 packages=(
     # build chain
-    build-essential meson ninja-build pkg-config clang llvm
+    build-essential meson ninja-build pkg-config clang clang-format llvm
     # data plane
     dpdk dpdk-dev libdpdk-dev libipsec-mb-dev liblz4-dev libnuma-dev
     # eBPF

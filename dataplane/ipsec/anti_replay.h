@@ -99,9 +99,7 @@ private:
     static constexpr uint32_t kBits = kMaxSize + 64;
     static constexpr uint32_t kWords = kBits / 64;
 
-    [[nodiscard]] bool test(uint64_t seq) const noexcept {
-        return (bits_[(seq / 64) % kWords] >> (seq & 63)) & 1;
-    }
+    [[nodiscard]] bool test(uint64_t seq) const noexcept { return (bits_[(seq / 64) % kWords] >> (seq & 63)) & 1; }
 
     uint64_t top_ = 0;
     uint32_t size_;

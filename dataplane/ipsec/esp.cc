@@ -132,8 +132,9 @@ uint16_t esp_encrypt(LcoreContext& ctx, rte_mbuf** out) noexcept {
             eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV6);
             auto* ip = reinterpret_cast<rte_ipv6_hdr*>(l3);
             // Copy the inner traffic class (DSCP/ECN, RFC 4301 5.1.2.1).
-            const uint32_t tc = inner_v4 ? reinterpret_cast<const rte_ipv4_hdr*>(inner)->type_of_service
-                                         : (rte_be_to_cpu_32(reinterpret_cast<const rte_ipv6_hdr*>(inner)->vtc_flow) >> 20) & 0xff;
+            const uint32_t tc =
+                inner_v4 ? reinterpret_cast<const rte_ipv4_hdr*>(inner)->type_of_service
+                         : (rte_be_to_cpu_32(reinterpret_cast<const rte_ipv6_hdr*>(inner)->vtc_flow) >> 20) & 0xff;
             ip->vtc_flow = rte_cpu_to_be_32((6u << 28) | (tc << 20));
             ip->payload_len = rte_cpu_to_be_16(static_cast<uint16_t>(outer_len - sizeof(rte_ipv6_hdr)));
             ip->proto = kProtoEsp;
@@ -144,8 +145,10 @@ uint16_t esp_encrypt(LcoreContext& ctx, rte_mbuf** out) noexcept {
             eth->ether_type = RTE_BE16(RTE_ETHER_TYPE_IPV4);
             auto* ip = reinterpret_cast<rte_ipv4_hdr*>(l3);
             ip->version_ihl = RTE_IPV4_VHL_DEF;
-            ip->type_of_service = inner_v4 ? reinterpret_cast<const rte_ipv4_hdr*>(inner)->type_of_service
-                                           : static_cast<uint8_t>(rte_be_to_cpu_32(reinterpret_cast<const rte_ipv6_hdr*>(inner)->vtc_flow) >> 20);
+            ip->type_of_service =
+                inner_v4 ? reinterpret_cast<const rte_ipv4_hdr*>(inner)->type_of_service
+                         : static_cast<uint8_t>(
+                               rte_be_to_cpu_32(reinterpret_cast<const rte_ipv6_hdr*>(inner)->vtc_flow) >> 20);
             ip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(outer_len));
             ip->packet_id = rte_cpu_to_be_16(ctx.outer_ip_id++);
             ip->fragment_offset = 0;
@@ -234,8 +237,8 @@ uint16_t esp_decrypt(LcoreContext& ctx, rte_mbuf** out, Sa** out_sa) noexcept {
             }
         }
         const uint32_t esp_len = l3_len - ip_len;
-        if (l3_len < ip_len + kEspHeaderLen + kEspIvLen + kEspTrailerLen + kEspIcvLen ||
-            !rte_pktmbuf_is_contiguous(m)) [[unlikely]] {
+        if (l3_len < ip_len + kEspHeaderLen + kEspIvLen + kEspTrailerLen + kEspIcvLen || !rte_pktmbuf_is_contiguous(m))
+            [[unlikely]] {
             drop_packet(ctx, m, DropReason::esp_truncated);
             continue;
         }
@@ -275,8 +278,8 @@ uint16_t esp_decrypt(LcoreContext& ctx, rte_mbuf** out, Sa** out_sa) noexcept {
             if (v != ReplayWindow::Verdict::ok) {
                 p[i].ok = false;
                 sa.replay_drops.fetch_add(1, std::memory_order_relaxed);
-                drop_packet(ctx, p[i].m, v == ReplayWindow::Verdict::replayed ? DropReason::esp_replay
-                                                                              : DropReason::esp_too_old);
+                drop_packet(ctx, p[i].m,
+                            v == ReplayWindow::Verdict::replayed ? DropReason::esp_replay : DropReason::esp_too_old);
             }
         }
         rte_spinlock_unlock(&sa.replay_lock);
@@ -324,8 +327,8 @@ uint16_t esp_decrypt(LcoreContext& ctx, rte_mbuf** out, Sa** out_sa) noexcept {
             if (const auto v = sa.replay.check(p[i].seq); v != ReplayWindow::Verdict::ok) {
                 p[i].ok = false;
                 sa.replay_drops.fetch_add(1, std::memory_order_relaxed);
-                drop_packet(ctx, p[i].m, v == ReplayWindow::Verdict::replayed ? DropReason::esp_replay
-                                                                              : DropReason::esp_too_old);
+                drop_packet(ctx, p[i].m,
+                            v == ReplayWindow::Verdict::replayed ? DropReason::esp_replay : DropReason::esp_too_old);
                 continue;
             }
             sa.replay.update(p[i].seq);

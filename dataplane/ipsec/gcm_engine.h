@@ -23,11 +23,11 @@ struct GcmOp {
     const GcmKey* key = nullptr;
     const uint8_t* iv = nullptr;  // 12 bytes: salt || explicit IV (RFC 4106 4)
     const uint8_t* aad = nullptr;
-    uint8_t aad_len = 0;          // 8, or 12 with ESN
-    uint8_t* data = nullptr;      // in place
+    uint8_t aad_len = 0;      // 8, or 12 with ESN
+    uint8_t* data = nullptr;  // in place
     uint32_t len = 0;
-    uint8_t* tag = nullptr;       // encrypt: written; decrypt: the computed tag is written here
-    bool ok = false;              // set on completion
+    uint8_t* tag = nullptr;  // encrypt: written; decrypt: the computed tag is written here
+    bool ok = false;         // set on completion
 };
 
 class GcmEngine {

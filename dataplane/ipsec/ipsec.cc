@@ -19,17 +19,17 @@ std::atomic<uint32_t> g_sad_serial{0};
 // since the GCM nonce (salt || sequence number) depends on the key alone.
 // Inbound: the (SPI, key) pair's, the peer's sequence space.
 bool same_key(const cp::SaConfig& a, const cp::SaConfig& b) {
-    return a.direction == b.direction && a.key == b.key &&
-           (a.direction == cp::IpsecDirection::out || a.spi == b.spi);
+    return a.direction == b.direction && a.key == b.key && (a.direction == cp::IpsecDirection::out || a.spi == b.spi);
 }
 }  // namespace
 
 Result<std::unique_ptr<Sa>> make_sa(const cp::SaConfig& c, const GcmEngine& engine, uint64_t now_tsc,
                                     std::shared_ptr<SaState> state) {
     if (c.key.size() != 16 + 4 && c.key.size() != 32 + 4) {
-        return make_error("ipsec sa '{}': key material of {} bytes (want 20 bytes for aes-gcm-128 or 36 for "
-                          "aes-gcm-256: key + 4-byte salt)",
-                          c.name, c.key.size());
+        return make_error(
+            "ipsec sa '{}': key material of {} bytes (want 20 bytes for aes-gcm-128 or 36 for "
+            "aes-gcm-256: key + 4-byte salt)",
+            c.name, c.key.size());
     }
     if (c.local.index() != c.remote.index()) {
         return make_error("ipsec sa '{}': tunnel endpoints of different families", c.name);
@@ -77,7 +77,9 @@ Result<std::unique_ptr<Sa>> make_sa(const cp::SaConfig& c, const GcmEngine& engi
     return sa;
 }
 
-IpsecState::~IpsecState() { rte_hash_free(sad_in); }
+IpsecState::~IpsecState() {
+    rte_hash_free(sad_in);
+}
 
 Sa* IpsecState::lookup_in(uint32_t spi) const noexcept {
     if (sad_in == nullptr) {
@@ -87,10 +89,11 @@ Sa* IpsecState::lookup_in(uint32_t spi) const noexcept {
     return pos >= 0 ? sas_in[static_cast<std::size_t>(pos)] : nullptr;
 }
 
-IpsecManager::IpsecManager(std::atomic<const IpsecState*>& slot, rte_rcu_qsbr* qs) noexcept
-    : slot_(slot), qs_(qs) {}
+IpsecManager::IpsecManager(std::atomic<const IpsecState*>& slot, rte_rcu_qsbr* qs) noexcept : slot_(slot), qs_(qs) {}
 
-IpsecManager::~IpsecManager() { slot_.store(nullptr, std::memory_order_release); }
+IpsecManager::~IpsecManager() {
+    slot_.store(nullptr, std::memory_order_release);
+}
 
 Status IpsecManager::apply(const cp::Config& config, uint64_t now_tsc) {
     if (!keyer_) {
@@ -110,7 +113,7 @@ Status IpsecManager::apply(const cp::Config& config, uint64_t now_tsc) {
             return make_error("ipsec policy (line {}): names SA #{} of {}", p.line, p.sa, config.sas.size());
         }
     }
-    std::vector<Sa*> chosen;                   // config order
+    std::vector<Sa*> chosen;                  // config order
     std::vector<std::ptrdiff_t> reused_from;  // index in entries_, or -1
     std::vector<std::unique_ptr<Sa>> fresh;   // parallel to config.sas (null when reused)
     for (const auto& c : config.sas) {
@@ -136,7 +139,8 @@ Status IpsecManager::apply(const cp::Config& config, uint64_t now_tsc) {
         }
         if (!state) {
             for (const auto& r : retired_) {
-                if (r.direction == c.direction && r.key == c.key && (r.direction == cp::IpsecDirection::out || r.spi == c.spi)) {
+                if (r.direction == c.direction && r.key == c.key &&
+                    (r.direction == cp::IpsecDirection::out || r.spi == c.spi)) {
                     state = r.state;
                 }
             }

@@ -25,7 +25,7 @@ struct IpsecState {
     Spd in;
     rte_hash* sad_in = nullptr;  // inbound SPI -> index into sas_in
     std::vector<Sa*> sas_in;
-    std::vector<Sa*> sas;        // every SA, config order
+    std::vector<Sa*> sas;  // every SA, config order
 
     ~IpsecState();
     [[nodiscard]] Sa* lookup_in(uint32_t spi) const noexcept;

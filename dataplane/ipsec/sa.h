@@ -144,7 +144,7 @@ public:
 // Builds an SA from its config; expands the key with `engine`. `state` is
 // the running state to continue (same key), or nullptr for a fresh one.
 // Validates what parse_config validates, for configs built by hand.
-[[nodiscard]] Result<std::unique_ptr<Sa>> make_sa(const cp::SaConfig& config, const GcmEngine& engine,
-                                                  uint64_t now_tsc, std::shared_ptr<SaState> state = nullptr);
+[[nodiscard]] Result<std::unique_ptr<Sa>> make_sa(const cp::SaConfig& config, const GcmEngine& engine, uint64_t now_tsc,
+                                                  std::shared_ptr<SaState> state = nullptr);
 
 }  // namespace gw::dp::ipsec

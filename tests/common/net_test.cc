@@ -43,9 +43,9 @@ TEST(MacTest, FormatsLowerCaseWithColons) {
 }
 
 TEST(MacTest, RejectsMalformedText) {
-    for (std::string_view bad : {"", "02:1a:2b:3c:4d", "02:1a:2b:3c:4d:ef:01", "02:1a:2b:3c:4d:e", "02:1a:2b:3c:4d:eg",
-                                 "02.1a.2b.3c.4d.ef", "021a2b3c4def", "02:1a:2b:3c:4d:ef ", " 2:1a:2b:3c:4d:ef",
-                                 "0x:1a:2b:3c:4d:ef", "02::1a:2b:3c:4d:e"}) {
+    for (std::string_view bad :
+         {"", "02:1a:2b:3c:4d", "02:1a:2b:3c:4d:ef:01", "02:1a:2b:3c:4d:e", "02:1a:2b:3c:4d:eg", "02.1a.2b.3c.4d.ef",
+          "021a2b3c4def", "02:1a:2b:3c:4d:ef ", " 2:1a:2b:3c:4d:ef", "0x:1a:2b:3c:4d:ef", "02::1a:2b:3c:4d:e"}) {
         EXPECT_FALSE(parse_mac(bad).has_value()) << "'" << bad << "'";
     }
 }
@@ -75,9 +75,9 @@ TEST(Ip4Test, FormatsDottedQuad) {
 }
 
 TEST(Ip4Test, RejectsMalformedText) {
-    for (std::string_view bad : {"", "10.0.0", "10.0.0.1.2", "256.0.0.1", "10.0.0.-1", "a.b.c.d", "10.0.0.1/24",
-                                 " 10.0.0.1", "10.0.0.1 ", "10..0.1", "10.0.0.1.", "::1", "1234567890123456",
-                                 "010.0.0.1", "0x0a.0.0.1"}) {
+    for (std::string_view bad :
+         {"", "10.0.0", "10.0.0.1.2", "256.0.0.1", "10.0.0.-1", "a.b.c.d", "10.0.0.1/24", " 10.0.0.1", "10.0.0.1 ",
+          "10..0.1", "10.0.0.1.", "::1", "1234567890123456", "010.0.0.1", "0x0a.0.0.1"}) {
         EXPECT_FALSE(parse_ip4(bad).has_value()) << "'" << bad << "'";
     }
 }
@@ -111,9 +111,9 @@ TEST(Ip6Test, FormatsCompressedLowerCase) {
 }
 
 TEST(Ip6Test, RejectsMalformedText) {
-    for (std::string_view bad : {"", ":", ":::", "1:2:3:4:5:6:7:8:9", "1:2:3:4:5:6:7", "2001:db8::g", "2001::db8::1",
-                                 "12345::1", "fe80::1%eth0", "2001:db8::1/64", " ::1", "10.0.0.1",
-                                 "2001:0db8:0000:0000:0000:0000:0000:0001:0001"}) {
+    for (std::string_view bad :
+         {"", ":", ":::", "1:2:3:4:5:6:7:8:9", "1:2:3:4:5:6:7", "2001:db8::g", "2001::db8::1", "12345::1",
+          "fe80::1%eth0", "2001:db8::1/64", " ::1", "10.0.0.1", "2001:0db8:0000:0000:0000:0000:0000:0001:0001"}) {
         EXPECT_FALSE(parse_ip6(bad).has_value()) << "'" << bad << "'";
     }
 }
@@ -210,8 +210,8 @@ TEST(PrefixTest, ContainsMatchesFamilyAndNetworkBits) {
 }
 
 TEST(PrefixTest, FormatParseRoundTrip) {
-    for (std::string_view text : {"10.0.0.0/8", "192.0.2.1/32", "0.0.0.0/0", "2001:db8::/32", "::/0", "fe80::1/64",
-                                  "2001:db8:0:1::1/128"}) {
+    for (std::string_view text :
+         {"10.0.0.0/8", "192.0.2.1/32", "0.0.0.0/0", "2001:db8::/32", "::/0", "fe80::1/64", "2001:db8:0:1::1/128"}) {
         EXPECT_EQ(to_string(prefix(text)), text);
         EXPECT_EQ(prefix(to_string(prefix(text))), prefix(text));
     }

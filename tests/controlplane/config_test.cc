@@ -54,9 +54,15 @@ Config without_lines(Config c) {
     return c;
 }
 
-net::IpAddr ip(std::string_view s) { return *net::parse_ip(s); }
-net::IpPrefix prefix(std::string_view s) { return *net::parse_prefix(s); }
-net::MacAddr mac(std::string_view s) { return *net::parse_mac(s); }
+net::IpAddr ip(std::string_view s) {
+    return *net::parse_ip(s);
+}
+net::IpPrefix prefix(std::string_view s) {
+    return *net::parse_prefix(s);
+}
+net::MacAddr mac(std::string_view s) {
+    return *net::parse_mac(s);
+}
 
 constexpr std::string_view kFull = R"(# A bare-metal gateway: LAN and WAN on one dual-port NIC.
 eal main-lcore 1
@@ -136,8 +142,7 @@ TEST(ConfigTest, FullConfigSetsEveryField) {
     EXPECT_EQ(wan.mtu, 1500);
     EXPECT_FALSE(wan.promiscuous);
     EXPECT_EQ(wan.mac, mac("02:00:00:00:00:02"));
-    EXPECT_EQ(wan.addresses,
-              (std::vector<InterfaceAddress>{{ip("192.0.2.2"), 30}, {ip("2001:db8:ffff::2"), 126}}));
+    EXPECT_EQ(wan.addresses, (std::vector<InterfaceAddress>{{ip("192.0.2.2"), 30}, {ip("2001:db8:ffff::2"), 126}}));
     EXPECT_EQ(wan.line, 18);
 
     const auto& tap = c.ports[2];
@@ -352,11 +357,13 @@ TEST(ConfigTest, V4PointToPointSubnetsAllowNetworkAddress) {
 }
 
 TEST(ConfigTest, ErrorMessageFormatIsExact) {
-    EXPECT_EQ(must_fail("# comment\n\nport lan dev net_null0 rxq 0\n"), "gw.conf:3: port 'lan': rxq 0 out of range 1..64");
+    EXPECT_EQ(must_fail("# comment\n\nport lan dev net_null0 rxq 0\n"),
+              "gw.conf:3: port 'lan': rxq 0 out of range 1..64");
     EXPECT_EQ(must_fail("route 10.0.0.1/24 blackhole\n"),
               "gw.conf:1: route 10.0.0.1/24: host bits set, did you mean 10.0.0.0/24?");
     EXPECT_EQ(must_fail("route 10.0.0.0/24 port lan\n"), "gw.conf:1: route 10.0.0.0/24: unknown port 'lan'");
-    EXPECT_EQ(must_fail("\n\nport a dev net_null0\n"), "gw.conf:3: port 'a': no worker lcore declared to poll its rx queues");
+    EXPECT_EQ(must_fail("\n\nport a dev net_null0\n"),
+              "gw.conf:3: port 'a': no worker lcore declared to poll its rx queues");
     auto r = parse_config("frob\n", "/etc/gatewayd/site-a.conf");
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().message, "/etc/gatewayd/site-a.conf:1: unknown statement 'frob'");
@@ -371,13 +378,13 @@ TEST(ConfigTest, FirstErrorWins) {
 // A LAN and a WAN port with v4 and v6 subnets and one worker; cases append
 // their statement as line 8.
 constexpr std::string_view kBase =
-    "port lan dev net_null0 rxq 2\n"           // 1
-    "port lan address 10.0.0.1/24\n"           // 2
-    "port wan dev 0000:3b:00.1\n"              // 3
-    "port wan address 192.0.2.1/24\n"          // 4
-    "port wan address 2001:db8::1/64\n"        // 5
-    "worker 1\n"                               // 6
-    "route 10.9.0.0/16 via 10.0.0.9\n";        // 7
+    "port lan dev net_null0 rxq 2\n"     // 1
+    "port lan address 10.0.0.1/24\n"     // 2
+    "port wan dev 0000:3b:00.1\n"        // 3
+    "port wan address 192.0.2.1/24\n"    // 4
+    "port wan address 2001:db8::1/64\n"  // 5
+    "worker 1\n"                         // 6
+    "route 10.9.0.0/16 via 10.0.0.9\n";  // 7
 
 struct BadCase {
     std::string_view text;    // appended to kBase when `base` is true
@@ -398,7 +405,9 @@ void expect_errors(const std::vector<BadCase>& cases) {
     }
 }
 
-TEST(ConfigErrorTest, BaseIsValid) { must_parse(kBase); }
+TEST(ConfigErrorTest, BaseIsValid) {
+    must_parse(kBase);
+}
 
 TEST(ConfigErrorTest, Statements) {
     expect_errors({
@@ -731,9 +740,13 @@ constexpr std::string_view kSaKey128 = "000102030405060708090a0b0c0d0e0fa0a1a2a3
 constexpr std::string_view kSaKey256 = "101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2fb0b1b2b3";
 
 // kBase (7 lines) plus statements from line 8 on.
-std::string with_base(std::string_view lines) { return std::string(kBase) + std::string(lines); }
+std::string with_base(std::string_view lines) {
+    return std::string(kBase) + std::string(lines);
+}
 
-std::string sa_line(std::string_view rest) { return "ipsec sa " + std::string(rest) + "\n"; }
+std::string sa_line(std::string_view rest) {
+    return "ipsec sa " + std::string(rest) + "\n";
+}
 
 Config without_ipsec_lines(Config c) {
     c = without_lines(std::move(c));
@@ -749,15 +762,16 @@ Config without_ipsec_lines(Config c) {
 const std::string kIpsecFull = with_base(
     "ipsec sa a out spi 0x1234 aes-gcm-256 key " + std::string(kSaKey256) +
     " tunnel 192.0.2.1 198.51.100.1 esn replay-window 2048 lifetime bytes 1000 2000 lifetime packets 10 20"
-    " lifetime seconds 30 60\n"                                                                     // 8
-    "ipsec sa b in spi 4096 aes-gcm-128 key " + std::string(kSaKey128) +
-    " tunnel 2001:db8::1 2001:db8:ffff::1 replay-window 0\n"                                         // 9
+    " lifetime seconds 30 60\n"  // 8
+    "ipsec sa b in spi 4096 aes-gcm-128 key " +
+    std::string(kSaKey128) +
+    " tunnel 2001:db8::1 2001:db8:ffff::1 replay-window 0\n"  // 9
     // 10, 11
     "ipsec policy out priority 10 src 10.0.0.0/24 dst 172.16.0.0/16 proto tcp sport 1000-2000 dport 443 protect a\n"
     "ipsec policy in priority 10 src 2001:db8:100::/48 dst 2001:db8::/64 proto udp dport 500-4500 protect b\n"
-    "ipsec policy out priority 5 src 0.0.0.0/0 dst 0.0.0.0/0 proto 50 bypass\n"                     // 12
-    "ipsec policy in priority 99 src 10.9.0.0/16 dst 10.0.0.0/24 proto sctp sport 7 discard\n"      // 13
-    "ipsec policy out priority 7 dst 10.1.0.0/16 src 10.0.0.0/24 protect a proto icmp\n");          // 14
+    "ipsec policy out priority 5 src 0.0.0.0/0 dst 0.0.0.0/0 proto 50 bypass\n"                 // 12
+    "ipsec policy in priority 99 src 10.9.0.0/16 dst 10.0.0.0/24 proto sctp sport 7 discard\n"  // 13
+    "ipsec policy out priority 7 dst 10.1.0.0/16 src 10.0.0.0/24 protect a proto icmp\n");      // 14
 
 std::vector<uint8_t> key_bytes(std::string_view hex) {
     std::vector<uint8_t> b;
@@ -846,10 +860,9 @@ TEST(ConfigIpsecTest, UpperCaseKeyHexAndSpiForms) {
     for (auto& ch : upper) {
         ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
     }
-    const Config c = must_parse(with_base(sa_line("u out spi 0XFFFFFFFF aes-gcm-128 key " + upper +
-                                                  " tunnel 192.0.2.1 192.0.2.9") +
-                                          sa_line("v out spi 4294967294 aes-gcm-128 key " + std::string(kSaKey128) +
-                                                  " tunnel 192.0.2.1 192.0.2.9")));
+    const Config c = must_parse(with_base(
+        sa_line("u out spi 0XFFFFFFFF aes-gcm-128 key " + upper + " tunnel 192.0.2.1 192.0.2.9") +
+        sa_line("v out spi 4294967294 aes-gcm-128 key " + std::string(kSaKey128) + " tunnel 192.0.2.1 192.0.2.9")));
     EXPECT_EQ(c.sas[0].key, key_bytes(kSaKey128));
     EXPECT_EQ(c.sas[0].spi, 0xffffffffu);
     EXPECT_EQ(c.sas[1].spi, 0xfffffffeu);
@@ -898,8 +911,9 @@ TEST(ConfigIpsecTest, ErrorsNameTheLine) {
         good + "ipsec sa b out spi 4096 aes-gcm-128 key " + k128 + " tunnel 192.0.2.1 192.0.2.9",
         good + "ipsec policy out priority 1 src 10.0.0.0/24 dst 10.1.0.0/16 protect nope",
         good + "ipsec policy in priority 1 src 10.1.0.0/16 dst 10.0.0.0/24 protect a",
-        good + "ipsec policy out priority 1 src 10.0.0.0/24 dst 10.1.0.0/16 bypass\n"
-               "ipsec policy out priority 1 src 10.0.0.0/24 dst 10.2.0.0/16 discard",
+        good +
+            "ipsec policy out priority 1 src 10.0.0.0/24 dst 10.1.0.0/16 bypass\n"
+            "ipsec policy out priority 1 src 10.0.0.0/24 dst 10.2.0.0/16 discard",
         good + "ipsec policy out priority 1 src 10.0.0.0/24 dst 10.1.0.0/16 dport 80 protect a",
         good + "ipsec policy out priority 1 src 10.0.0.0/24 dst 10.1.0.0/16 proto icmp sport 8 protect a",
         good + "ipsec policy out priority 1 src 10.0.0.0/24 dst 10.1.0.0/16 proto tcp dport 2000-1000 protect a",
@@ -1045,8 +1059,8 @@ TEST(ConfigIpsecTest, RoundTripOfBuiltInCode) {
 
 TEST(LoadConfigTest, RefusesKeysInAFileOthersMayRead) {
     namespace fs = std::filesystem;
-    const std::string text = with_base(sa_line("a out spi 300 aes-gcm-128 key " + std::string(kSaKey128) +
-                                               " tunnel 192.0.2.1 192.0.2.9"));
+    const std::string text =
+        with_base(sa_line("a out spi 300 aes-gcm-128 key " + std::string(kSaKey128) + " tunnel 192.0.2.1 192.0.2.9"));
     const TempFile f("config_test_ipsec.conf", text);
     for (const auto mode : {fs::perms(0644), fs::perms(0604), fs::perms(0666), fs::perms(0601)}) {
         fs::permissions(f.path(), mode, fs::perm_options::replace);
@@ -1055,8 +1069,7 @@ TEST(LoadConfigTest, RefusesKeysInAFileOthersMayRead) {
         EXPECT_NE(e.error().message.find("holds IPsec keys but is accessible to all users"), std::string::npos)
             << e.error().message;
         EXPECT_NE(e.error().message.find(f.path().string()), std::string::npos) << e.error().message;
-        EXPECT_EQ(e.error().message.find(std::string(kSaKey128).substr(0, 16)), std::string::npos)
-            << e.error().message;
+        EXPECT_EQ(e.error().message.find(std::string(kSaKey128).substr(0, 16)), std::string::npos) << e.error().message;
     }
     for (const auto mode : {fs::perms(0600), fs::perms(0640), fs::perms(0400)}) {
         fs::permissions(f.path(), mode, fs::perm_options::replace);
@@ -1140,7 +1153,8 @@ TEST(ConfigXdpTest, ErrorsNameTheLine) {
     EXPECT_EQ(err("xdp port lan\nxdp block 10.0.0.0/33\n"), "gw.conf:6: xdp block: invalid prefix '10.0.0.0/33'");
     EXPECT_EQ(err("xdp port lan\nxdp block 10.0.0.0/8\nxdp block 10.0.0.0/8\n"),
               "gw.conf:7: xdp block 10.0.0.0/8: declared twice");
-    EXPECT_EQ(err("xdp port lan\nxdp ratelimit 0 burst 5\n"), "gw.conf:6: xdp ratelimit: pps 0 out of range 1..100000000");
+    EXPECT_EQ(err("xdp port lan\nxdp ratelimit 0 burst 5\n"),
+              "gw.conf:6: xdp ratelimit: pps 0 out of range 1..100000000");
     EXPECT_EQ(err("xdp port lan\nxdp ratelimit 10 5\n"), "gw.conf:6: xdp ratelimit: expected '<pps> burst <packets>'");
     EXPECT_EQ(err("xdp port lan\nxdp pass tcp 0\n"), "gw.conf:6: xdp pass tcp: port 0 out of range 1..65535");
     EXPECT_EQ(err("xdp port lan\nxdp pass tcp 22\nxdp pass tcp 22\n"), "gw.conf:7: xdp pass tcp 22: declared twice");

@@ -107,7 +107,9 @@ void expect_only_drops(const dp::LcoreCounters& c, dp::DropReason reason, uint64
     EXPECT_EQ(c.total_drops(), n) << "drops: " << drops_to_string(c);
 }
 
-void expect_no_drops(const dp::LcoreCounters& c) { EXPECT_EQ(c.total_drops(), 0u) << "drops: " << drops_to_string(c); }
+void expect_no_drops(const dp::LcoreCounters& c) {
+    EXPECT_EQ(c.total_drops(), 0u) << "drops: " << drops_to_string(c);
+}
 
 // ---- RingPort ----------------------------------------------------------------
 
@@ -170,9 +172,9 @@ void DataplaneTest::SetUp() {
         ports_.push_back(std::move(port));
     }
     const TopologyOptions opts = options();
-    std::string text = fmt::format(fmt::runtime(kTopology), fmt::arg("lan", devargs[kLan]),
-                                   fmt::arg("wan", devargs[kWan]), fmt::arg("dmz", devargs[kDmz]),
-                                   fmt::arg("rate", opts.icmp_rate_pps));
+    std::string text =
+        fmt::format(fmt::runtime(kTopology), fmt::arg("lan", devargs[kLan]), fmt::arg("wan", devargs[kWan]),
+                    fmt::arg("dmz", devargs[kDmz]), fmt::arg("rate", opts.icmp_rate_pps));
     text += opts.extra;
     auto config = cp::parse_config(text, "test");
     ASSERT_TRUE(config.has_value()) << config.error().message << "\n" << text;
@@ -234,7 +236,9 @@ void DataplaneTest::send(uint16_t port, const std::vector<Bytes>& frames) {
     EXPECT_EQ(poll_worker(), frames.size());
 }
 
-unsigned DataplaneTest::poll_control(uint64_t now_tsc) { return dp_->poll_control(now_tsc); }
+unsigned DataplaneTest::poll_control(uint64_t now_tsc) {
+    return dp_->poll_control(now_tsc);
+}
 
 std::vector<Bytes> DataplaneTest::sent(uint16_t port, unsigned slot) {
     std::vector<Bytes> out;
@@ -249,8 +253,7 @@ void DataplaneTest::expect_nothing_sent(const char* why) {
     for (uint16_t p = 0; p < ports_.size(); ++p) {
         for (unsigned s = 0; s < kTxSlots; ++s) {
             for (const auto& f : sent(p, s)) {
-                ADD_FAILURE() << "unexpected frame on " << kPortNames[p] << " tx queue " << s << " (" << why
-                              << "):\n"
+                ADD_FAILURE() << "unexpected frame on " << kPortNames[p] << " tx queue " << s << " (" << why << "):\n"
                               << hex(f);
             }
         }

@@ -103,21 +103,21 @@ TEST(FibTest, V4LongestPrefixMatch) {
     auto fib = build(std::string(kPorts) + std::string(kRoutes));
     ASSERT_NE(fib, nullptr);
     const std::vector<Lookup4> table = {
-        {"10.0.0.1", {NextHopKind::local, kPortA}},           // our address: /32 over the connected /24
-        {"10.1.0.1", {NextHopKind::local, kPortA}},           // second address on the port
+        {"10.0.0.1", {NextHopKind::local, kPortA}},  // our address: /32 over the connected /24
+        {"10.1.0.1", {NextHopKind::local, kPortA}},  // second address on the port
         {"192.0.2.1", {NextHopKind::local, kPortB}},
-        {"10.0.0.2", {NextHopKind::on_link, kPortA}},         // connected subnet
+        {"10.0.0.2", {NextHopKind::on_link, kPortA}},  // connected subnet
         {"10.0.0.127", {NextHopKind::on_link, kPortA}},
         {"10.0.0.0", {NextHopKind::on_link, kPortA}},
-        {"10.1.255.254", {NextHopKind::on_link, kPortA}},     // the /16
+        {"10.1.255.254", {NextHopKind::on_link, kPortA}},           // the /16
         {"10.0.0.128", {NextHopKind::via, kPortB, "192.0.2.250"}},  // static /25 inside the connected /24
         {"10.0.0.255", {NextHopKind::via, kPortB, "192.0.2.250"}},
-        {"10.1.2.3", {NextHopKind::on_link, kPortB}},         // static on-link /24 inside port a's /16
+        {"10.1.2.3", {NextHopKind::on_link, kPortB}},  // static on-link /24 inside port a's /16
         {"192.0.2.77", {NextHopKind::on_link, kPortB}},
-        {"198.51.100.7", {NextHopKind::on_link, kPortA}},     // /32 over /24
+        {"198.51.100.7", {NextHopKind::on_link, kPortA}},  // /32 over /24
         {"198.51.100.8", {NextHopKind::via, kPortB, "192.0.2.253"}},
         {"198.51.100.127", {NextHopKind::via, kPortB, "192.0.2.253"}},
-        {"198.51.100.128", {NextHopKind::blackhole}},         // /25 over /24
+        {"198.51.100.128", {NextHopKind::blackhole}},  // /25 over /24
         {"198.51.100.255", {NextHopKind::blackhole}},
     };
     for (const auto& t : table) {
@@ -137,7 +137,7 @@ TEST(FibTest, V6LongestPrefixMatch) {
         {"2001:db8:a:0:ffff:ffff:ffff:ffff", {NextHopKind::via, kPortB, "2001:db8:b::fc"}},
         {"2001:db8:b::abcd", {NextHopKind::on_link, kPortB}},
         {"2001:db8:100::7", {NextHopKind::via, kPortB, "2001:db8:b::fd"}},
-        {"2001:db8:100:1::7", {NextHopKind::blackhole}},      // /64 over /48
+        {"2001:db8:100:1::7", {NextHopKind::blackhole}},        // /64 over /48
         {"2001:db8:100:2::7", {NextHopKind::on_link, kPortA}},  // /128 over /48
         {"2001:db8:100:2::8", {NextHopKind::via, kPortB, "2001:db8:b::fd"}},
     };

@@ -39,8 +39,12 @@ Mac sender_mac(uint16_t port) {
             return kDmzHostMac;
     }
 }
-uint32_t gateway_ip4(uint16_t port) { return port == kLan ? kLanIp : port == kWan ? kWanIp : kDmzIp; }
-Ip6 gateway_ip6(uint16_t port) { return port == kLan ? kLanIp6 : port == kWan ? kWanIp6 : kDmzIp6; }
+uint32_t gateway_ip4(uint16_t port) {
+    return port == kLan ? kLanIp : port == kWan ? kWanIp : kDmzIp;
+}
+Ip6 gateway_ip6(uint16_t port) {
+    return port == kLan ? kLanIp6 : port == kWan ? kWanIp6 : kDmzIp6;
+}
 
 enum class L2 : uint8_t {
     to_gateway,     // unicast to the ingress port's MAC
@@ -79,11 +83,19 @@ std::span<const uint8_t> datagram(const Input& in) {
     return b.first(kIp6Len + get16(b, 4));
 }
 
-Bytes udp4(Ip4Fields f, std::size_t n = 32) { return ipv4_udp(std::move(f), 40000, 53, pattern(n)); }
-Bytes udp6(Ip6Fields f, std::size_t n = 32) { return ipv6_udp(f, 40000, 53, pattern(n)); }
+Bytes udp4(Ip4Fields f, std::size_t n = 32) {
+    return ipv4_udp(std::move(f), 40000, 53, pattern(n));
+}
+Bytes udp6(Ip6Fields f, std::size_t n = 32) {
+    return ipv6_udp(f, 40000, 53, pattern(n));
+}
 // UDP with the total IP length given (header included).
-Bytes udp4_len(Ip4Fields f, std::size_t total) { return udp4(std::move(f), total - kIp4Len - 8); }
-Bytes udp6_len(Ip6Fields f, std::size_t total) { return udp6(f, total - kIp6Len - 8); }
+Bytes udp4_len(Ip4Fields f, std::size_t total) {
+    return udp4(std::move(f), total - kIp4Len - 8);
+}
+Bytes udp6_len(Ip6Fields f, std::size_t total) {
+    return udp6(f, total - kIp6Len - 8);
+}
 
 Bytes with_padding(Bytes b, std::size_t n) {
     b.resize(b.size() + n, 0);
@@ -206,7 +218,9 @@ struct ForwardCase {
     uint16_t out_port = kWan;
     Mac next_hop{};
 };
-void PrintTo(const ForwardCase& c, std::ostream* os) { *os << c.description; }
+void PrintTo(const ForwardCase& c, std::ostream* os) {
+    *os << c.description;
+}
 
 std::vector<ForwardCase> forward_cases() {
     const Ip4Fields h4{.src = kHost};
@@ -232,29 +246,36 @@ std::vector<ForwardCase> forward_cases() {
          {.port = kWan, .bytes = udp4({.src = ip4("198.51.100.7"), .dst = kHost})},
          kLan,
          kHostMac},
-        {"v4 ttl 2 leaves with ttl 1", {.bytes = udp4([&] {
-                                             auto f = to4(kServer);
-                                             f.ttl = 2;
-                                             return f;
-                                         }())},
-         kWan, kServerMac},
-        {"v4 with header options, IHL 6", {.bytes = udp4([&] {
-                                               auto f = to4(kServer);
-                                               f.options = {1, 1, 1, 0};  // NOP NOP NOP EOL
-                                               return f;
-                                           }())},
-         kWan, kServerMac},
+        {"v4 ttl 2 leaves with ttl 1",
+         {.bytes = udp4([&] {
+              auto f = to4(kServer);
+              f.ttl = 2;
+              return f;
+          }())},
+         kWan,
+         kServerMac},
+        {"v4 with header options, IHL 6",
+         {.bytes = udp4([&] {
+              auto f = to4(kServer);
+              f.options = {1, 1, 1, 0};  // NOP NOP NOP EOL
+              return f;
+          }())},
+         kWan,
+         kServerMac},
         {"v4 28 byte packet in a 60 byte frame, padding trimmed",
          {.bytes = with_padding(udp4(to4(kServer), 0), 60 - kEthLen - 28)},
          kWan,
          kServerMac},
-        {"v4 DF packet exactly at the egress MTU", {.bytes = udp4_len([&] {
-                                                        auto f = to4(kDmzHost);
-                                                        f.df = true;
-                                                        return f;
-                                                    }(),
-                                                                      kDmzMtu)},
-         kDmz, kDmzHostMac},
+        {"v4 DF packet exactly at the egress MTU",
+         {.bytes = udp4_len(
+              [&] {
+                  auto f = to4(kDmzHost);
+                  f.df = true;
+                  return f;
+              }(),
+              kDmzMtu)},
+         kDmz,
+         kDmzHostMac},
         {"v4 echo request through the gateway",
          {.bytes = ipv4_icmp(to4(kServer), 8, 0, 0x12340001, pattern(24))},
          kWan,
@@ -263,33 +284,45 @@ std::vector<ForwardCase> forward_cases() {
          {.port = kDmz, .bytes = udp4({.src = kDmzHost, .dst = ip4("198.51.100.1")})},
          kWan,
          kRouterMac},
-        {"v6 static route, resolved gateway", {.ethertype = kEtherIp6, .bytes = udp6(to6(ip6("2001:db8:100::7")))},
-         kWan, kRouterMac},
-        {"v6 longer prefix wins", {.ethertype = kEtherIp6, .bytes = udp6(to6(ip6("2001:db8:100:1::7")))}, kWan,
+        {"v6 static route, resolved gateway",
+         {.ethertype = kEtherIp6, .bytes = udp6(to6(ip6("2001:db8:100::7")))},
+         kWan,
+         kRouterMac},
+        {"v6 longer prefix wins",
+         {.ethertype = kEtherIp6, .bytes = udp6(to6(ip6("2001:db8:100:1::7")))},
+         kWan,
          kRouter2Mac},
-        {"v6 on-link destination in a connected subnet", {.ethertype = kEtherIp6, .bytes = udp6(to6(kServer6))},
-         kWan, kServerMac},
+        {"v6 on-link destination in a connected subnet",
+         {.ethertype = kEtherIp6, .bytes = udp6(to6(kServer6))},
+         kWan,
+         kServerMac},
         {"v6 wan to a lan host",
-         {.port = kWan,
-          .ethertype = kEtherIp6,
-          .bytes = udp6({.src = ip6("2001:db8:100::7"), .dst = kHost6})},
+         {.port = kWan, .ethertype = kEtherIp6, .bytes = udp6({.src = ip6("2001:db8:100::7"), .dst = kHost6})},
          kLan,
          kHostMac},
-        {"v6 hop limit 2 leaves with 1", {.ethertype = kEtherIp6, .bytes = udp6([&] {
-                                              auto f = to6(kServer6);
-                                              f.hop_limit = 2;
-                                              return f;
-                                          }())},
-         kWan, kServerMac},
-        {"v6 packet exactly at the egress MTU", {.ethertype = kEtherIp6, .bytes = udp6_len(to6(kDmzHost6), kDmzMtu)},
-         kDmz, kDmzHostMac},
-        {"v6 54 byte frame padded to 60, padding trimmed", {.ethertype = kEtherIp6, .bytes = with_padding([&] {
-                                                               auto f = to6(kServer6);
-                                                               f.next = kProtoNone6;
-                                                               return ipv6(f, {});
-                                                           }(),
-                                                                                                          6)},
-         kWan, kServerMac},
+        {"v6 hop limit 2 leaves with 1",
+         {.ethertype = kEtherIp6, .bytes = udp6([&] {
+                                      auto f = to6(kServer6);
+                                      f.hop_limit = 2;
+                                      return f;
+                                  }())},
+         kWan,
+         kServerMac},
+        {"v6 packet exactly at the egress MTU",
+         {.ethertype = kEtherIp6, .bytes = udp6_len(to6(kDmzHost6), kDmzMtu)},
+         kDmz,
+         kDmzHostMac},
+        {"v6 54 byte frame padded to 60, padding trimmed",
+         {.ethertype = kEtherIp6,
+          .bytes = with_padding(
+              [&] {
+                  auto f = to6(kServer6);
+                  f.next = kProtoNone6;
+                  return ipv6(f, {});
+              }(),
+              6)},
+         kWan,
+         kServerMac},
     };
 }
 
@@ -323,7 +356,9 @@ struct DropCase {
     DropReason reason = DropReason::count;
     std::optional<IcmpError> icmp{};  // the error sent back to the sender, if any
 };
-void PrintTo(const DropCase& c, std::ostream* os) { *os << c.description; }
+void PrintTo(const DropCase& c, std::ostream* os) {
+    *os << c.description;
+}
 
 std::vector<DropCase> drop_cases() {
     const Ip4Fields h4{.src = kHost, .dst = kServer};
@@ -361,51 +396,69 @@ std::vector<DropCase> drop_cases() {
         {"802.1Q tagged frame", {.ethertype = 0x8100, .bytes = pattern(46)}, DropReason::l2_unsupported_ethertype},
         // IPv4 header validation
         {"v4 shorter than a header", {.bytes = Bytes(good4.begin(), good4.begin() + 19)}, DropReason::ip4_truncated},
-        {"v4 version 6 under the IPv4 ethertype", {.bytes = mangle4(good4, [](Bytes& b) { b[0] = 0x65; })},
+        {"v4 version 6 under the IPv4 ethertype",
+         {.bytes = mangle4(good4, [](Bytes& b) { b[0] = 0x65; })},
          DropReason::ip4_bad_header},
         {"v4 IHL 4", {.bytes = mangle4(good4, [](Bytes& b) { b[0] = 0x44; })}, DropReason::ip4_bad_header},
         {"v4 IHL 0", {.bytes = mangle4(good4, [](Bytes& b) { b[0] = 0x40; })}, DropReason::ip4_bad_header},
-        {"v4 IHL 15 beyond the frame", {.bytes = mangle4(udp4(h4, 4), [](Bytes& b) { b[0] = 0x4f; })},
+        {"v4 IHL 15 beyond the frame",
+         {.bytes = mangle4(udp4(h4, 4), [](Bytes& b) { b[0] = 0x4f; })},
          DropReason::ip4_truncated},
-        {"v4 bad header checksum", {.bytes = [&] {
-                                        Bytes b = good4;
-                                        b[10] ^= 0x01;
-                                        return b;
-                                    }()},
+        {"v4 bad header checksum",
+         {.bytes =
+              [&] {
+                  Bytes b = good4;
+                  b[10] ^= 0x01;
+                  return b;
+              }()},
          DropReason::ip4_bad_checksum},
         {"v4 total length beyond the frame",
          {.bytes = mangle4(good4, [](Bytes& b) { set16(b, 2, static_cast<uint16_t>(b.size() + 1)); })},
          DropReason::ip4_truncated},
-        {"v4 total length shorter than the header", {.bytes = mangle4(good4, [](Bytes& b) { set16(b, 2, 19); })},
+        {"v4 total length shorter than the header",
+         {.bytes = mangle4(good4, [](Bytes& b) { set16(b, 2, 19); })},
          DropReason::ip4_truncated},
         // IPv4 addresses
-        {"v4 multicast source", {.bytes = udp4(v4([](auto& f) { f.src = ip4("224.0.0.5"); }))},
+        {"v4 multicast source",
+         {.bytes = udp4(v4([](auto& f) { f.src = ip4("224.0.0.5"); }))},
          DropReason::ip4_martian_source},
-        {"v4 loopback source", {.bytes = udp4(v4([](auto& f) { f.src = ip4("127.0.0.1"); }))},
+        {"v4 loopback source",
+         {.bytes = udp4(v4([](auto& f) { f.src = ip4("127.0.0.1"); }))},
          DropReason::ip4_martian_source},
         {"v4 source 0.0.0.0", {.bytes = udp4(v4([](auto& f) { f.src = 0; }))}, DropReason::ip4_martian_source},
-        {"v4 broadcast source", {.bytes = udp4(v4([](auto& f) { f.src = ip4("255.255.255.255"); }))},
+        {"v4 broadcast source",
+         {.bytes = udp4(v4([](auto& f) { f.src = ip4("255.255.255.255"); }))},
          DropReason::ip4_martian_source},
-        {"v4 class E source", {.bytes = udp4(v4([](auto& f) { f.src = ip4("240.0.0.1"); }))},
+        {"v4 class E source",
+         {.bytes = udp4(v4([](auto& f) { f.src = ip4("240.0.0.1"); }))},
          DropReason::ip4_martian_source},
-        {"v4 multicast destination", {.bytes = udp4(v4([](auto& f) { f.dst = ip4("239.1.1.1"); }))},
+        {"v4 multicast destination",
+         {.bytes = udp4(v4([](auto& f) { f.dst = ip4("239.1.1.1"); }))},
          DropReason::ip4_not_forwarded},
         {"v4 limited broadcast destination",
          {.l2 = L2::broadcast, .bytes = udp4(v4([](auto& f) { f.dst = ip4("255.255.255.255"); }))},
          DropReason::ip4_not_forwarded},
         // IPv4 routing
-        {"v4 no route, net unreachable sent", {.bytes = udp4(v4([](auto& f) { f.dst = ip4("8.8.8.8"); }))},
-         DropReason::no_route, IcmpError{3, 0}},
-        {"v4 blackhole route, silent", {.bytes = udp4(v4([](auto& f) { f.dst = ip4("203.0.113.5"); }))},
+        {"v4 no route, net unreachable sent",
+         {.bytes = udp4(v4([](auto& f) { f.dst = ip4("8.8.8.8"); }))},
+         DropReason::no_route,
+         IcmpError{3, 0}},
+        {"v4 blackhole route, silent",
+         {.bytes = udp4(v4([](auto& f) { f.dst = ip4("203.0.113.5"); }))},
          DropReason::blackhole},
-        {"v4 blackhole checked before ttl", {.bytes = udp4(v4([](auto& f) {
-                                                 f.dst = ip4("203.0.113.5");
-                                                 f.ttl = 1;
-                                             }))},
+        {"v4 blackhole checked before ttl",
+         {.bytes = udp4(v4([](auto& f) {
+              f.dst = ip4("203.0.113.5");
+              f.ttl = 1;
+          }))},
          DropReason::blackhole},
-        {"v4 ttl 1, time exceeded sent", {.bytes = udp4(v4([](auto& f) { f.ttl = 1; }))}, DropReason::ttl_exceeded,
+        {"v4 ttl 1, time exceeded sent",
+         {.bytes = udp4(v4([](auto& f) { f.ttl = 1; }))},
+         DropReason::ttl_exceeded,
          IcmpError{11, 0}},
-        {"v4 ttl 0, time exceeded sent", {.bytes = udp4(v4([](auto& f) { f.ttl = 0; }))}, DropReason::ttl_exceeded,
+        {"v4 ttl 0, time exceeded sent",
+         {.bytes = udp4(v4([](auto& f) { f.ttl = 0; }))},
+         DropReason::ttl_exceeded,
          IcmpError{11, 0}},
         {"v4 ttl 1 from wan, error from the wan address",
          {.port = kWan, .bytes = udp4({.src = ip4("198.51.100.7"), .dst = kHost, .ttl = 1})},
@@ -413,10 +466,11 @@ std::vector<DropCase> drop_cases() {
          IcmpError{11, 0}},
         {"v4 ttl 1 echo request, error sent", {.bytes = echo4}, DropReason::ttl_exceeded, IcmpError{11, 0}},
         {"v4 ttl 1 ICMP error, no error about an error", {.bytes = error4}, DropReason::ttl_exceeded},
-        {"v4 ttl 1 non initial fragment, no error", {.bytes = udp4(v4([](auto& f) {
-                                                         f.ttl = 1;
-                                                         f.frag_offset = 185;
-                                                     }))},
+        {"v4 ttl 1 non initial fragment, no error",
+         {.bytes = udp4(v4([](auto& f) {
+              f.ttl = 1;
+              f.frag_offset = 185;
+          }))},
          DropReason::ttl_exceeded},
         {"v4 DF one byte over the egress MTU, frag needed sent",
          {.bytes = udp4_len(v4([](auto& f) {
@@ -426,7 +480,9 @@ std::vector<DropCase> drop_cases() {
                             kDmzMtu + 1)},
          DropReason::mtu_exceeded,
          IcmpError{3, 4, kDmzMtu}},
-        {"v4 DF 1500 bytes over the egress MTU, quote capped at 576", {.bytes = big_df}, DropReason::mtu_exceeded,
+        {"v4 DF 1500 bytes over the egress MTU, quote capped at 576",
+         {.bytes = big_df},
+         DropReason::mtu_exceeded,
          IcmpError{3, 4, kDmzMtu}},
         {"v4 UDP to the gateway", {.bytes = udp4(v4([](auto& f) { f.dst = kLanIp; }))}, DropReason::local_unsupported},
         {"v4 ICMP timestamp request to the gateway",
@@ -436,17 +492,23 @@ std::vector<DropCase> drop_cases() {
         {"v6 shorter than a header",
          {.ethertype = kEtherIp6, .bytes = Bytes(good6.begin(), good6.begin() + 39)},
          DropReason::ip6_truncated},
-        {"v6 payload length beyond the frame", {.ethertype = kEtherIp6, .bytes = [&] {
-                                                    Bytes b = good6;
-                                                    set16(b, 4, static_cast<uint16_t>(get16(b, 4) + 1));
-                                                    return b;
-                                                }()},
+        {"v6 payload length beyond the frame",
+         {.ethertype = kEtherIp6,
+          .bytes =
+              [&] {
+                  Bytes b = good6;
+                  set16(b, 4, static_cast<uint16_t>(get16(b, 4) + 1));
+                  return b;
+              }()},
          DropReason::ip6_truncated},
-        {"v6 version 4 under the IPv6 ethertype", {.ethertype = kEtherIp6, .bytes = [&] {
-                                                       Bytes b = good6;
-                                                       b[0] = 0x40;
-                                                       return b;
-                                                   }()},
+        {"v6 version 4 under the IPv6 ethertype",
+         {.ethertype = kEtherIp6,
+          .bytes =
+              [&] {
+                  Bytes b = good6;
+                  b[0] = 0x40;
+                  return b;
+              }()},
          DropReason::ip6_bad_header},
         // IPv6 addresses
         {"v6 link-local destination",
@@ -458,9 +520,11 @@ std::vector<DropCase> drop_cases() {
         {"v6 multicast destination, not ND",
          {.ethertype = kEtherIp6, .bytes = udp6(v6([](auto& f) { f.dst = ip6("ff0e::1"); }))},
          DropReason::ip6_not_forwarded},
-        {"v6 loopback source", {.ethertype = kEtherIp6, .bytes = udp6(v6([](auto& f) { f.src = ip6("::1"); }))},
+        {"v6 loopback source",
+         {.ethertype = kEtherIp6, .bytes = udp6(v6([](auto& f) { f.src = ip6("::1"); }))},
          DropReason::ip6_martian_source},
-        {"v6 unspecified source", {.ethertype = kEtherIp6, .bytes = udp6(v6([](auto& f) { f.src = Ip6{}; }))},
+        {"v6 unspecified source",
+         {.ethertype = kEtherIp6, .bytes = udp6(v6([](auto& f) { f.src = Ip6{}; }))},
          DropReason::ip6_martian_source},
         {"v6 multicast source",
          {.ethertype = kEtherIp6, .bytes = udp6(v6([](auto& f) { f.src = ip6("ff02::1"); }))},
@@ -487,9 +551,12 @@ std::vector<DropCase> drop_cases() {
           .bytes = udp6({.src = ip6("2001:db8:100::7"), .dst = kHost6, .hop_limit = 1})},
          DropReason::ttl_exceeded,
          IcmpError{3, 0}},
-        {"v6 hop limit 1 echo request, error sent", {.ethertype = kEtherIp6, .bytes = echo6}, DropReason::ttl_exceeded,
+        {"v6 hop limit 1 echo request, error sent",
+         {.ethertype = kEtherIp6, .bytes = echo6},
+         DropReason::ttl_exceeded,
          IcmpError{3, 0}},
-        {"v6 hop limit 1 ICMPv6 error, no error about an error", {.ethertype = kEtherIp6, .bytes = error6},
+        {"v6 hop limit 1 ICMPv6 error, no error about an error",
+         {.ethertype = kEtherIp6, .bytes = error6},
          DropReason::ttl_exceeded},
         {"v6 one byte over the egress MTU, packet too big sent",
          {.ethertype = kEtherIp6, .bytes = udp6_len(v6([](auto& f) { f.dst = kDmzHost6; }), kDmzMtu + 1)},
@@ -683,13 +750,13 @@ TEST_F(DataplaneTest, NonDfOversizeIsFragmented) {
 
 TEST_F(DataplaneTest, MixedBurstGetsAVerdictPerPacket) {
     const std::vector<Bytes> burst = {
-        ether(kLanMac, kHostMac, kEtherIp4, udp4({.src = kHost, .dst = kServer})),                 // forward
-        ether(kLanMac, kHostMac, kEtherIp4, udp4({.src = kHost, .dst = ip4("8.8.8.8")})),          // no route + ICMP
-        ether(kLanMac, kHostMac, kEtherIp4, udp4({.src = kHost, .dst = kServer, .ttl = 1})),       // ttl + ICMP
+        ether(kLanMac, kHostMac, kEtherIp4, udp4({.src = kHost, .dst = kServer})),                   // forward
+        ether(kLanMac, kHostMac, kEtherIp4, udp4({.src = kHost, .dst = ip4("8.8.8.8")})),            // no route + ICMP
+        ether(kLanMac, kHostMac, kEtherIp4, udp4({.src = kHost, .dst = kServer, .ttl = 1})),         // ttl + ICMP
         pattern(9),                                                                                  // runt
-        ether(kLanMac, kHostMac, kEtherIp6, udp6({.src = kHost6, .dst = kServer6})),               // forward
-        ether(kLanMac, kHostMac, kEtherIp4, udp4({.src = kHost, .dst = ip4("10.0.0.77")})),        // punt: unresolved
-        ether(kLanMac, kHostMac, kEtherIp4, udp4({.src = kHost, .dst = ip4("203.0.113.1")})),      // blackhole
+        ether(kLanMac, kHostMac, kEtherIp6, udp6({.src = kHost6, .dst = kServer6})),                 // forward
+        ether(kLanMac, kHostMac, kEtherIp4, udp4({.src = kHost, .dst = ip4("10.0.0.77")})),          // punt: unresolved
+        ether(kLanMac, kHostMac, kEtherIp4, udp4({.src = kHost, .dst = ip4("203.0.113.1")})),        // blackhole
         ether(kLanMac, kHostMac, kEtherIp4, ipv4_icmp({.src = kHost, .dst = kLanIp}, 8, 0, 1, {})),  // echo
     };
     send(kLan, burst);
@@ -716,8 +783,8 @@ TEST_F(DataplaneTest, LongBurstIsForwardedInOrder) {
     constexpr std::size_t kCount = 80;
     std::vector<Bytes> frames;
     for (std::size_t i = 0; i < kCount; ++i) {
-        frames.push_back(ether(kLanMac, kHostMac, kEtherIp4,
-                               udp4({.src = kHost, .dst = kServer, .id = static_cast<uint16_t>(i)})));
+        frames.push_back(
+            ether(kLanMac, kHostMac, kEtherIp4, udp4({.src = kHost, .dst = kServer, .id = static_cast<uint16_t>(i)})));
         inject(kLan, frames.back());
     }
     std::size_t received = 0;
@@ -743,7 +810,9 @@ TEST_F(DataplaneTest, LongBurstIsForwardedInOrder) {
 constexpr unsigned kManyV4 = 200;
 constexpr unsigned kManyV6 = 300;
 
-uint32_t many_v4(unsigned i) { return ip4("192.0.2.20") + i; }
+uint32_t many_v4(unsigned i) {
+    return ip4("192.0.2.20") + i;
+}
 Ip6 many_v6(unsigned i) {
     Ip6 a = ip6("2001:db8:b::1:0");
     a[14] = static_cast<uint8_t>(i >> 8);
@@ -786,8 +855,8 @@ TEST_F(ManyNeighbors, EveryDestinationGetsItsOwnMacThroughTheCache) {
         std::vector<Bytes> out;
         for (std::size_t i = 0; i < frames.size(); i += 32) {
             const auto first = frames.begin() + static_cast<std::ptrdiff_t>(i);
-            send(kLan, std::vector<Bytes>(first, first + static_cast<std::ptrdiff_t>(std::min<std::size_t>(
-                                                             32, frames.size() - i))));
+            send(kLan, std::vector<Bytes>(
+                           first, first + static_cast<std::ptrdiff_t>(std::min<std::size_t>(32, frames.size() - i))));
             for (auto& f : sent(kWan)) {
                 out.push_back(std::move(f));
             }

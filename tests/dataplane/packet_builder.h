@@ -39,9 +39,15 @@ inline constexpr Mac kBroadcastMac{0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
 inline constexpr Mac kZeroMac{};
 
 // Literals for readable tables; a malformed literal is a bug in the test.
-inline Mac mac(std::string_view s) { return net::parse_mac(s).value().bytes; }
-inline uint32_t ip4(std::string_view s) { return net::parse_ip4(s).value().host; }
-inline Ip6 ip6(std::string_view s) { return net::parse_ip6(s).value().bytes; }
+inline Mac mac(std::string_view s) {
+    return net::parse_mac(s).value().bytes;
+}
+inline uint32_t ip4(std::string_view s) {
+    return net::parse_ip4(s).value().host;
+}
+inline Ip6 ip6(std::string_view s) {
+    return net::parse_ip6(s).value().bytes;
+}
 
 // ---- Writing and reading network byte order ------------------------------
 
@@ -57,7 +63,9 @@ template <std::size_t N>
 void put(Bytes& b, const std::array<uint8_t, N>& a) {
     b.insert(b.end(), a.begin(), a.end());
 }
-inline void put(Bytes& b, std::span<const uint8_t> s) { b.insert(b.end(), s.begin(), s.end()); }
+inline void put(Bytes& b, std::span<const uint8_t> s) {
+    b.insert(b.end(), s.begin(), s.end());
+}
 
 inline void set16(Bytes& b, std::size_t off, uint16_t v) {
     b.at(off) = static_cast<uint8_t>(v >> 8);
@@ -77,8 +85,12 @@ template <std::size_t N>
     }
     return a;
 }
-[[nodiscard]] inline Mac get_mac(std::span<const uint8_t> b, std::size_t off) { return get_array<6>(b, off); }
-[[nodiscard]] inline Ip6 get_ip6(std::span<const uint8_t> b, std::size_t off) { return get_array<16>(b, off); }
+[[nodiscard]] inline Mac get_mac(std::span<const uint8_t> b, std::size_t off) {
+    return get_array<6>(b, off);
+}
+[[nodiscard]] inline Ip6 get_ip6(std::span<const uint8_t> b, std::size_t off) {
+    return get_array<16>(b, off);
+}
 
 // ---- RFC 1071 checksums ------------------------------------------------
 
@@ -303,7 +315,9 @@ inline constexpr uint8_t kNaOverride = 0x20;
 
 // ---- Readers for frames the data plane sent ---------------------------------
 
-[[nodiscard]] inline std::span<const uint8_t> l3(std::span<const uint8_t> frame) { return frame.subspan(kEthLen); }
+[[nodiscard]] inline std::span<const uint8_t> l3(std::span<const uint8_t> frame) {
+    return frame.subspan(kEthLen);
+}
 
 // IPv4 header checksum of the frame's IPv4 header (IHL honored).
 [[nodiscard]] inline bool ip4_header_ok(std::span<const uint8_t> frame) {

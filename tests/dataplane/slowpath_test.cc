@@ -95,8 +95,8 @@ TEST_F(SlowPathTest, ArpRequestForTheGatewayIsAnsweredAndTheSenderLearned) {
     const auto replies = sent(kLan, kControlSlot);
     ASSERT_EQ(replies.size(), 1u);
     // Padding trimmed; every field as RFC 826 swaps them.
-    EXPECT_EQ(replies[0], ether(kNewHostMac, kLanMac, kEtherArp,
-                                arp(kArpReply, kLanMac, kLanIp, kNewHostMac, kNewHost)))
+    EXPECT_EQ(replies[0],
+              ether(kNewHostMac, kLanMac, kEtherArp, arp(kArpReply, kLanMac, kLanIp, kNewHostMac, kNewHost)))
         << hex(replies[0]);
     const auto c = control_counters();
     expect_no_drops(c);
@@ -168,7 +168,9 @@ struct ArpCase {
     std::string description;
     Bytes frame;
 };
-void PrintTo(const ArpCase& c, std::ostream* os) { *os << c.description; }
+void PrintTo(const ArpCase& c, std::ostream* os) {
+    *os << c.description;
+}
 
 class MalformedArp : public DataplaneTest, public ::testing::WithParamInterface<ArpCase> {};
 
@@ -194,7 +196,8 @@ std::vector<ArpCase> malformed_arp_cases() {
                                            arp(kArpRequest, kNewHostMac, kNewHost, kZeroMac, kLanIp, 8)))},
         {"protocol_length_16", edited(5, 16)},
         {"hardware_type_ieee802", edited(1, 6)},
-        {"protocol_type_ipv6", [&] {
+        {"protocol_type_ipv6",
+         [&] {
              Bytes b = good;
              b[2] = 0x86;
              b[3] = 0xdd;
@@ -353,8 +356,8 @@ TEST_F(SlowPathTest, StaticNeighborIsUsedWithoutArp) {
 TEST_F(SlowPathTest, ArpFromTheWireDoesNotOverrideAStaticNeighbor) {
     const Mac impostor = mac("02:00:00:00:66:66");
     send(kWan, padded(ether(kWanMac, impostor, kEtherArp, arp(kArpReply, impostor, kServer, kWanMac, kWanIp))));
-    send(kWan, padded(ether(kBroadcastMac, impostor, kEtherArp,
-                            arp(kArpRequest, impostor, kServer, kZeroMac, kWanIp))));
+    send(kWan,
+         padded(ether(kBroadcastMac, impostor, kEtherArp, arp(kArpRequest, impostor, kServer, kZeroMac, kWanIp))));
     poll_control(at(0));
     const auto replies = sent(kWan, kControlSlot);
     ASSERT_EQ(replies.size(), 1u) << "the request for our address is still answered";
@@ -383,10 +386,9 @@ TEST_F(SlowPathTest, NeighborSolicitationForTheGatewayIsAnswered) {
 
     const auto out = sent(kLan, kControlSlot);
     ASSERT_EQ(out.size(), 1u);
-    const Bytes expected =
-        ether(kNewHostMac, kLanMac, kEtherIp6,
-              ipv6_icmp({.src = kLanIp6, .dst = kNewHost6, .hop_limit = 255}, kNdNa, 0,
-                        nd_na_body(kNaRouter | kNaSolicited | kNaOverride, kLanIp6, kLanMac)));
+    const Bytes expected = ether(kNewHostMac, kLanMac, kEtherIp6,
+                                 ipv6_icmp({.src = kLanIp6, .dst = kNewHost6, .hop_limit = 255}, kNdNa, 0,
+                                           nd_na_body(kNaRouter | kNaSolicited | kNaOverride, kLanIp6, kLanMac)));
     EXPECT_EQ(out[0], expected) << "NA with R|S|O and our MAC as target link-layer address\n" << hex(out[0]);
     EXPECT_TRUE(l4_6_ok(out[0]));
     EXPECT_TRUE(icmp6_checksum_ok_dpdk(out[0]));
@@ -405,10 +407,9 @@ TEST_F(SlowPathTest, UnicastSolicitationWithoutSllaIsAnsweredToTheFrameSource) {
     poll_control(at(0));
     const auto out = sent(kLan, kControlSlot);
     ASSERT_EQ(out.size(), 1u);
-    const Bytes expected =
-        ether(kNewHostMac, kLanMac, kEtherIp6,
-              ipv6_icmp({.src = kLanIp6, .dst = kNewHost6, .hop_limit = 255}, kNdNa, 0,
-                        nd_na_body(kNaRouter | kNaSolicited | kNaOverride, kLanIp6, kLanMac)));
+    const Bytes expected = ether(kNewHostMac, kLanMac, kEtherIp6,
+                                 ipv6_icmp({.src = kLanIp6, .dst = kNewHost6, .hop_limit = 255}, kNdNa, 0,
+                                           nd_na_body(kNaRouter | kNaSolicited | kNaOverride, kLanIp6, kLanMac)));
     EXPECT_EQ(out[0], expected) << "the NA grew by the option the NS lacked\n" << hex(out[0]);
     expect_no_drops(control_counters());
 }
@@ -440,7 +441,9 @@ struct NdCase {
     std::string description;
     Bytes frame;
 };
-void PrintTo(const NdCase& c, std::ostream* os) { *os << c.description; }
+void PrintTo(const NdCase& c, std::ostream* os) {
+    *os << c.description;
+}
 
 class MalformedNd : public DataplaneTest, public ::testing::WithParamInterface<NdCase> {};
 
@@ -462,13 +465,15 @@ std::vector<NdCase> malformed_nd_cases() {
     return {
         {"hop_limit_64", ns(64, 0, body)},
         {"code_1", ns(255, 1, body)},
-        {"bad_checksum", [&] {
+        {"bad_checksum",
+         [&] {
              Bytes b = ns(255, 0, body);
              b[kEthLen + kIp6Len + 2] ^= 0x40;
              return b;
          }()},
         {"shorter_than_a_solicitation", ns(255, 0, Bytes(body.begin(), body.begin() + 16))},
-        {"option_length_0", [&] {
+        {"option_length_0",
+         [&] {
              Bytes b = body;
              b[21] = 0;  // the option's length byte
              return ns(255, 0, b);
@@ -513,8 +518,7 @@ TEST_F(SlowPathTest, UnresolvedV6HostIsSolicitedAndReleasedByTheAdvertisement) {
     poll_control(at(0));
     const auto ns = sent(kLan, kControlSlot);
     ASSERT_EQ(ns.size(), 1u);
-    EXPECT_EQ(ns[0], ns_from_gateway(kQuietHost6)) << "NS to the solicited-node group with our SLLA\n"
-                                                    << hex(ns[0]);
+    EXPECT_EQ(ns[0], ns_from_gateway(kQuietHost6)) << "NS to the solicited-node group with our SLLA\n" << hex(ns[0]);
     EXPECT_TRUE(icmp6_checksum_ok_dpdk(ns[0]));
 
     // The solicited advertisement, unicast back to the gateway's address.

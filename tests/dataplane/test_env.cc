@@ -16,7 +16,15 @@ void EalEnvironment::SetUp() {
     // Data plane setup logs one line per port and pool; only problems matter here.
     log::set_level(log::Level::warn);
     std::vector<std::string> args = {
-        "dataplane_test", "-l", "0,1", "--no-huge", "--no-shconf", "-m", "512", "--no-pci", "--log-level=error",
+        "dataplane_test",
+        "-l",
+        "0,1",
+        "--no-huge",
+        "--no-shconf",
+        "-m",
+        "512",
+        "--no-pci",
+        "--log-level=error",
         "--file-prefix=gwtest" + std::to_string(getpid()),
     };
     std::vector<char*> argv;

@@ -71,8 +71,8 @@ struct V4 {
     uint32_t src = 0x0a000001;  // 10.0.0.1
     uint32_t dst = 0xc0000201;  // 192.0.2.1
     uint8_t ttl = 64;
-    uint16_t frag = 0;          // flags + offset word, host order
-    Bytes options;              // multiple of 4
+    uint16_t frag = 0;  // flags + offset word, host order
+    Bytes options;      // multiple of 4
     L4 l4;
 };
 

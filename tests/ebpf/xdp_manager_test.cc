@@ -23,7 +23,9 @@ namespace {
 using gw::bpf::XdpGateway;
 using gw::bpf::XdpOptions;
 
-gw::net::IpPrefix P(const char* s) { return *gw::net::parse_prefix(s); }
+gw::net::IpPrefix P(const char* s) {
+    return *gw::net::parse_prefix(s);
+}
 
 class XdpManagerTest : public ::testing::Test {
 protected:
@@ -59,8 +61,10 @@ TEST_F(XdpManagerTest, RulesAndSettingsSurviveARestart) {
         id = *r;
         ASSERT_TRUE((*a)->add_block(P("2001:db8:bad::/48")));
         ASSERT_TRUE((*a)->set_rate_limit(1000, 50));
-        ASSERT_TRUE((*a)->add_bypass({.dst = P("203.0.113.0/24"), .egress_ifname = peer_,
-                                      .dst_mac = *gw::net::parse_mac("02:00:00:00:00:aa"), .src_mac = {}}));
+        ASSERT_TRUE((*a)->add_bypass({.dst = P("203.0.113.0/24"),
+                                      .egress_ifname = peer_,
+                                      .dst_mac = *gw::net::parse_mac("02:00:00:00:00:aa"),
+                                      .src_mac = {}}));
     }  // "gatewayd exits"
     EXPECT_TRUE(std::filesystem::exists(root_ / if_ / "block_v4"));
     auto b = XdpGateway::open(opts());
@@ -166,8 +170,10 @@ TEST_F(XdpManagerTest, ClearErrors) {
     auto l = (*gw)->add_block(gw::net::IpPrefix{gw::net::Ip4Addr{0}, 33});
     ASSERT_FALSE(l);
     EXPECT_NE(l.error().message.find("prefix length 33 out of range 0..32"), std::string::npos);
-    auto eg = (*gw)->add_bypass({.dst = P("203.0.113.0/24"), .egress_ifname = "eth9",
-                                 .dst_mac = *gw::net::parse_mac("02:00:00:00:00:aa"), .src_mac = {}});
+    auto eg = (*gw)->add_bypass({.dst = P("203.0.113.0/24"),
+                                 .egress_ifname = "eth9",
+                                 .dst_mac = *gw::net::parse_mac("02:00:00:00:00:aa"),
+                                 .src_mac = {}});
     ASSERT_FALSE(eg);
     EXPECT_EQ(eg.error().message, "xdp: bypass 203.0.113.0/24: no egress interface 'eth9': No such device (-19)");
     auto rl = (*gw)->set_rate_limit(10, 0);

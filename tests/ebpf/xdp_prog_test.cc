@@ -33,9 +33,13 @@ using gw::bpf::XdpGateway;
 using gw::bpf::XdpOptions;
 using namespace gw::test;
 
-gw::net::IpPrefix P(const char* s) { return *gw::net::parse_prefix(s); }
+gw::net::IpPrefix P(const char* s) {
+    return *gw::net::parse_prefix(s);
+}
 
-bool is_root() { return geteuid() == 0; }
+bool is_root() {
+    return geteuid() == 0;
+}
 
 // A veth pair for the bypass egress and attach tests, unique per process.
 struct Veth {
@@ -50,7 +54,9 @@ struct Veth {
     ~Veth() { std::system(("ip link del " + a + " 2>/dev/null").c_str()); }
 };
 
-std::filesystem::path pin_root() { return "/sys/fs/bpf/gw-test-" + std::to_string(getpid()); }
+std::filesystem::path pin_root() {
+    return "/sys/fs/bpf/gw-test-" + std::to_string(getpid());
+}
 
 struct RunResult {
     int action = -1;
@@ -103,12 +109,14 @@ protected:
         ASSERT_TRUE(gw_->add_mgmt_port(gw::bpf::L4Proto::udp, 53));
         ASSERT_TRUE(gw_->add_local_address(*gw::net::parse_ip("192.0.2.1")));
         ASSERT_TRUE(gw_->add_local_address(*gw::net::parse_ip("2001:db8::1")));
-        auto b4 = gw_->add_bypass({.dst = P("203.0.113.0/24"), .egress_ifname = veth_->b,
+        auto b4 = gw_->add_bypass({.dst = P("203.0.113.0/24"),
+                                   .egress_ifname = veth_->b,
                                    .dst_mac = *gw::net::parse_mac("02:00:00:00:00:aa"),
                                    .src_mac = gw::net::parse_mac("02:00:00:00:00:bb")});
         ASSERT_TRUE(b4) << b4.error().message;
         bypass4_ = *b4;
-        auto b6 = gw_->add_bypass({.dst = P("2001:db8:f00::/48"), .egress_ifname = veth_->b,
+        auto b6 = gw_->add_bypass({.dst = P("2001:db8:f00::/48"),
+                                   .egress_ifname = veth_->b,
                                    .dst_mac = *gw::net::parse_mac("02:00:00:00:00:aa"),
                                    .src_mac = gw::net::parse_mac("02:00:00:00:00:bb")});
         ASSERT_TRUE(b6) << b6.error().message;
@@ -149,7 +157,7 @@ struct Case {
     Bytes input;
     int action;
     gw_xdp_stat stat;
-    uint32_t rule = kNone;  // which of the fixture's rules counts it (index into rule_ids())
+    uint32_t rule = kNone;        // which of the fixture's rules counts it (index into rule_ids())
     std::optional<Bytes> output;  // expected frame when the program rewrites it
 };
 
@@ -173,11 +181,11 @@ V6 v6_from(std::initializer_list<uint8_t> src_prefix, uint8_t proto, uint16_t po
     return v;
 }
 
-constexpr uint32_t kLocal = 0xc0000201;    // 192.0.2.1
-constexpr uint32_t kOther = 0xc0000263;    // 192.0.2.99
-constexpr uint32_t kClient = 0x0a000001;   // 10.0.0.1
-constexpr uint32_t kBad24 = 0xc6336405;    // 198.51.100.5
-constexpr uint32_t kBad25 = 0xc63364c8;    // 198.51.100.200
+constexpr uint32_t kLocal = 0xc0000201;      // 192.0.2.1
+constexpr uint32_t kOther = 0xc0000263;      // 192.0.2.99
+constexpr uint32_t kClient = 0x0a000001;     // 10.0.0.1
+constexpr uint32_t kBad24 = 0xc6336405;      // 198.51.100.5
+constexpr uint32_t kBad25 = 0xc63364c8;      // 198.51.100.200
 constexpr uint32_t kBypassDst = 0xcb007107;  // 203.0.113.7
 
 Bytes bypassed_v4(V4 v) {
@@ -226,13 +234,14 @@ std::vector<Case> cases() {
                  GW_XDP_STAT_DROP_BLOCKED, kBlock24});
     c.push_back({"v6 source in /48", ipv6(v6_from({0x20, 0x01, 0x0d, 0xb8, 0x0b, 0xad, 0, 2}, 17, 4000)), XDP_DROP,
                  GW_XDP_STAT_DROP_BLOCKED, kBlock48});
-    c.push_back({"v6 source in the more specific /64", ipv6(v6_from({0x20, 0x01, 0x0d, 0xb8, 0x0b, 0xad, 0, 1}, 17, 4000)),
-                 XDP_DROP, GW_XDP_STAT_DROP_BLOCKED, kBlock64});
+    c.push_back({"v6 source in the more specific /64",
+                 ipv6(v6_from({0x20, 0x01, 0x0d, 0xb8, 0x0b, 0xad, 0, 1}, 17, 4000)), XDP_DROP,
+                 GW_XDP_STAT_DROP_BLOCKED, kBlock64});
     // VLAN tags.
-    c.push_back({"802.1Q tagged UDP", ipv4(v4(kClient, kOther, 17, 4000), {0x8100}), XDP_PASS,
-                 GW_XDP_STAT_PASS_NO_SOCKET});
-    c.push_back({"802.1ad + 802.1Q tagged TCP 22 to local", ipv4(v4(kClient, kLocal, 6, 22), {0x88a8, 0x8100}), XDP_PASS,
-                 GW_XDP_STAT_PASS_MGMT});
+    c.push_back(
+        {"802.1Q tagged UDP", ipv4(v4(kClient, kOther, 17, 4000), {0x8100}), XDP_PASS, GW_XDP_STAT_PASS_NO_SOCKET});
+    c.push_back({"802.1ad + 802.1Q tagged TCP 22 to local", ipv4(v4(kClient, kLocal, 6, 22), {0x88a8, 0x8100}),
+                 XDP_PASS, GW_XDP_STAT_PASS_MGMT});
     c.push_back({"QinQ tagged blocked source", ipv4(v4(kBad24, kOther, 17, 4000), {0x88a8, 0x8100}), XDP_DROP,
                  GW_XDP_STAT_DROP_BLOCKED, kBlock24});
     c.push_back({"three VLAN tags", ipv4(v4(kClient, kOther, 17, 4000), {0x88a8, 0x8100, 0x8100}), XDP_DROP,
@@ -277,8 +286,8 @@ std::vector<Case> cases() {
     {
         V6 v = v6_from({}, 6, 22);
         v.ext = {{0, opt_header(1)}, {60, opt_header(0)}};  // hop-by-hop (16 B), destination options
-        c.push_back({"IPv6 hop-by-hop + destination options, TCP 22 to local", ipv6(v), XDP_PASS,
-                     GW_XDP_STAT_PASS_MGMT});
+        c.push_back(
+            {"IPv6 hop-by-hop + destination options, TCP 22 to local", ipv6(v), XDP_PASS, GW_XDP_STAT_PASS_MGMT});
         c.push_back({"IPv6 extension header truncated", truncate(ipv6(v), 14 + 40 + 16 + 4), XDP_DROP,
                      GW_XDP_STAT_DROP_MALFORMED});
         V6 f = v6_from({}, 6, 22);
@@ -321,8 +330,8 @@ std::vector<Case> cases() {
         expect[14 + 7] = 63;
         const uint8_t macs[12] = {2, 0, 0, 0, 0, 0xaa, 2, 0, 0, 0, 0, 0xbb};
         std::copy(macs, macs + 12, expect.begin());
-        c.push_back({"v6 bypass: hop limit 64 -> 63", ipv6(w), XDP_REDIRECT, GW_XDP_STAT_REDIRECT_BYPASS, kBypass6,
-                     expect});
+        c.push_back(
+            {"v6 bypass: hop limit 64 -> 63", ipv6(w), XDP_REDIRECT, GW_XDP_STAT_REDIRECT_BYPASS, kBypass6, expect});
         w.hop_limit = 1;
         c.push_back({"v6 bypass with hop limit 1 goes to the kernel", ipv6(w), XDP_PASS, GW_XDP_STAT_PASS_TTL});
     }

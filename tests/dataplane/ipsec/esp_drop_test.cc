@@ -19,7 +19,7 @@ namespace {
 
 using dp::DropReason;
 
-const PeerSa kIn1{.spi = 0x2001, .key_salt = kKey128b};           // IPv4 outer, window 64
+const PeerSa kIn1{.spi = 0x2001, .key_salt = kKey128b};              // IPv4 outer, window 64
 const PeerSa kIn2{.spi = 0x2002, .key_salt = kKey256, .esn = true};  // IPv6 outer, ESN
 
 class EspDropTest : public IpsecTest {
@@ -294,10 +294,11 @@ TEST_F(EspDropTest, BypassPolicyForwardsInClearAndProtectedTrafficGoesEsp) {
 class EspLifetimeTest : public IpsecTest {};
 
 TEST_F(EspLifetimeTest, HardPacketLimitStopsTheOutboundSa) {
-    apply(fmt::format("ipsec sa out1 out spi 0x1001 aes-gcm-128 key {} tunnel 192.0.2.1 192.0.2.10 "
-                      "lifetime packets 2 3\n"
-                      "ipsec policy out priority 1 src 10.0.0.0/24 dst 172.16.0.0/24 protect out1\n",
-                      kKey128));
+    apply(
+        fmt::format("ipsec sa out1 out spi 0x1001 aes-gcm-128 key {} tunnel 192.0.2.1 192.0.2.10 "
+                    "lifetime packets 2 3\n"
+                    "ipsec policy out priority 1 src 10.0.0.0/24 dst 172.16.0.0/24 protect out1\n",
+                    kKey128));
     dp::ipsec::Sa& s = sa("out1");
     for (uint32_t i = 1; i <= 3; ++i) {
         send(kLan, from_lan(udp_h_to_d(false, 60)));
@@ -323,10 +324,11 @@ TEST_F(EspLifetimeTest, HardPacketLimitStopsTheOutboundSa) {
 // `allowed = min(count, hard_packets - packets)` (an atomic fetch_add on a reserved-packets
 // counter) and drop the rest as ipsec-sa-expired.
 TEST_F(EspLifetimeTest, HardPacketLimitHoldsWithinABurst) {
-    apply(fmt::format("ipsec sa out1 out spi 0x1001 aes-gcm-128 key {} tunnel 192.0.2.1 192.0.2.10 "
-                      "lifetime packets 3 3\n"
-                      "ipsec policy out priority 1 src 10.0.0.0/24 dst 172.16.0.0/24 protect out1\n",
-                      kKey128));
+    apply(
+        fmt::format("ipsec sa out1 out spi 0x1001 aes-gcm-128 key {} tunnel 192.0.2.1 192.0.2.10 "
+                    "lifetime packets 3 3\n"
+                    "ipsec policy out priority 1 src 10.0.0.0/24 dst 172.16.0.0/24 protect out1\n",
+                    kKey128));
     std::vector<Bytes> burst(5, from_lan(udp_h_to_d(false, 60)));
     send(kLan, burst);
     EXPECT_EQ(sent(kWan).size(), 3u) << "no more than the hard limit may leave";
@@ -334,10 +336,11 @@ TEST_F(EspLifetimeTest, HardPacketLimitHoldsWithinABurst) {
 }
 
 TEST_F(EspLifetimeTest, HardLimitsStopTheInboundSa) {
-    apply(fmt::format("ipsec sa in1 in spi 0x2001 aes-gcm-128 key {} tunnel 192.0.2.1 192.0.2.10 "
-                      "lifetime packets 1 2\n"
-                      "ipsec policy in priority 1 src 172.16.0.0/24 dst 10.0.0.0/24 protect in1\n",
-                      kKey128b));
+    apply(
+        fmt::format("ipsec sa in1 in spi 0x2001 aes-gcm-128 key {} tunnel 192.0.2.1 192.0.2.10 "
+                    "lifetime packets 1 2\n"
+                    "ipsec policy in priority 1 src 172.16.0.0/24 dst 10.0.0.0/24 protect in1\n",
+                    kKey128b));
     const Bytes inner = udp_d_to_h(false, 60);
     for (uint64_t seq = 1; seq <= 2; ++seq) {
         send(kWan, esp_from_peer(seal(kIn1, seq, EspPlain{.inner = inner}), false));
@@ -350,10 +353,11 @@ TEST_F(EspLifetimeTest, HardLimitsStopTheInboundSa) {
 }
 
 TEST_F(EspLifetimeTest, HardByteLimit) {
-    apply(fmt::format("ipsec sa out1 out spi 0x1001 aes-gcm-128 key {} tunnel 192.0.2.1 192.0.2.10 "
-                      "lifetime bytes 100 150\n"
-                      "ipsec policy out priority 1 src 10.0.0.0/24 dst 172.16.0.0/24 protect out1\n",
-                      kKey128));
+    apply(
+        fmt::format("ipsec sa out1 out spi 0x1001 aes-gcm-128 key {} tunnel 192.0.2.1 192.0.2.10 "
+                    "lifetime bytes 100 150\n"
+                    "ipsec policy out priority 1 src 10.0.0.0/24 dst 172.16.0.0/24 protect out1\n",
+                    kKey128));
     send(kLan, from_lan(udp_h_to_d(false, 100)));
     ASSERT_TRUE(one_esp_on_wan().has_value());
     EXPECT_TRUE(sa("out1").soft_expired.load());
@@ -367,10 +371,11 @@ TEST_F(EspLifetimeTest, HardByteLimit) {
 }
 
 TEST_F(EspLifetimeTest, HardTimeLimitThroughTick) {
-    apply(fmt::format("ipsec sa out1 out spi 0x1001 aes-gcm-128 key {} tunnel 192.0.2.1 192.0.2.10 "
-                      "lifetime seconds 10 20\n"
-                      "ipsec policy out priority 1 src 10.0.0.0/24 dst 172.16.0.0/24 protect out1\n",
-                      kKey128));
+    apply(
+        fmt::format("ipsec sa out1 out spi 0x1001 aes-gcm-128 key {} tunnel 192.0.2.1 192.0.2.10 "
+                    "lifetime seconds 10 20\n"
+                    "ipsec policy out priority 1 src 10.0.0.0/24 dst 172.16.0.0/24 protect out1\n",
+                    kKey128));
     dp::ipsec::Sa& s = sa("out1");
     const uint64_t t0 = s.created_tsc;
     dataplane().tick(t0 + 9 * tsc_hz());
@@ -388,9 +393,10 @@ TEST_F(EspLifetimeTest, HardTimeLimitThroughTick) {
 }
 
 TEST_F(EspLifetimeTest, SequenceNumberOverflowStopsANonEsnSa) {
-    apply(fmt::format("ipsec sa out1 out spi 0x1001 aes-gcm-128 key {} tunnel 192.0.2.1 192.0.2.10\n"
-                      "ipsec policy out priority 1 src 10.0.0.0/24 dst 172.16.0.0/24 protect out1\n",
-                      kKey128));
+    apply(
+        fmt::format("ipsec sa out1 out spi 0x1001 aes-gcm-128 key {} tunnel 192.0.2.1 192.0.2.10\n"
+                    "ipsec policy out priority 1 src 10.0.0.0/24 dst 172.16.0.0/24 protect out1\n",
+                    kKey128));
     dp::ipsec::Sa& s = sa("out1");
     s.next_seq.store(0xfffffffeull);
     for (const uint32_t want : {0xfffffffeu, 0xffffffffu}) {
@@ -408,9 +414,10 @@ TEST_F(EspLifetimeTest, SequenceNumberOverflowStopsANonEsnSa) {
 }
 
 TEST_F(EspLifetimeTest, SequenceNumberOverflowInTheMiddleOfABurst) {
-    apply(fmt::format("ipsec sa out1 out spi 0x1001 aes-gcm-128 key {} tunnel 192.0.2.1 192.0.2.10\n"
-                      "ipsec policy out priority 1 src 10.0.0.0/24 dst 172.16.0.0/24 protect out1\n",
-                      kKey128));
+    apply(
+        fmt::format("ipsec sa out1 out spi 0x1001 aes-gcm-128 key {} tunnel 192.0.2.1 192.0.2.10\n"
+                    "ipsec policy out priority 1 src 10.0.0.0/24 dst 172.16.0.0/24 protect out1\n",
+                    kKey128));
     dp::ipsec::Sa& s = sa("out1");
     s.next_seq.store(0xfffffffdull);
     send(kLan, std::vector<Bytes>(5, from_lan(udp_h_to_d(false, 60))));
@@ -425,9 +432,10 @@ TEST_F(EspLifetimeTest, SequenceNumberOverflowInTheMiddleOfABurst) {
 }
 
 TEST_F(EspLifetimeTest, EsnSaContinuesPast2To32) {
-    apply(fmt::format("ipsec sa out1 out spi 0x1001 aes-gcm-128 key {} tunnel 192.0.2.1 192.0.2.10 esn\n"
-                      "ipsec policy out priority 1 src 10.0.0.0/24 dst 172.16.0.0/24 protect out1\n",
-                      kKey128));
+    apply(
+        fmt::format("ipsec sa out1 out spi 0x1001 aes-gcm-128 key {} tunnel 192.0.2.1 192.0.2.10 esn\n"
+                    "ipsec policy out priority 1 src 10.0.0.0/24 dst 172.16.0.0/24 protect out1\n",
+                    kKey128));
     dp::ipsec::Sa& s = sa("out1");
     s.next_seq.store(0xffffffffull);
     for (const uint32_t want : {0xffffffffu, 0u, 1u}) {
@@ -441,9 +449,10 @@ TEST_F(EspLifetimeTest, EsnSaContinuesPast2To32) {
 }
 
 TEST_F(EspLifetimeTest, EsnSaStopsAtTheEndOfThe64BitSpace) {
-    apply(fmt::format("ipsec sa out1 out spi 0x1001 aes-gcm-128 key {} tunnel 192.0.2.1 192.0.2.10 esn\n"
-                      "ipsec policy out priority 1 src 10.0.0.0/24 dst 172.16.0.0/24 protect out1\n",
-                      kKey128));
+    apply(
+        fmt::format("ipsec sa out1 out spi 0x1001 aes-gcm-128 key {} tunnel 192.0.2.1 192.0.2.10 esn\n"
+                    "ipsec policy out priority 1 src 10.0.0.0/24 dst 172.16.0.0/24 protect out1\n",
+                    kKey128));
     dp::ipsec::Sa& s = sa("out1");
     s.next_seq.store(UINT64_MAX);
     send(kLan, from_lan(udp_h_to_d(false, 60)));
@@ -457,9 +466,10 @@ TEST_F(EspLifetimeTest, EsnSaStopsAtTheEndOfThe64BitSpace) {
 }
 
 TEST_F(EspLifetimeTest, TunnelEndpointWithoutARoute) {
-    apply(fmt::format("ipsec sa out1 out spi 0x1001 aes-gcm-128 key {} tunnel 192.0.2.1 100.64.0.1\n"
-                      "ipsec policy out priority 1 src 10.0.0.0/24 dst 172.16.0.0/24 protect out1\n",
-                      kKey128));
+    apply(
+        fmt::format("ipsec sa out1 out spi 0x1001 aes-gcm-128 key {} tunnel 192.0.2.1 100.64.0.1\n"
+                    "ipsec policy out priority 1 src 10.0.0.0/24 dst 172.16.0.0/24 protect out1\n",
+                    kKey128));
     send(kLan, from_lan(udp_h_to_d(false, 60)));
     expect_nothing_sent("no route to the peer");
     expect_only_drops(worker_counters(), DropReason::no_route);
@@ -475,11 +485,12 @@ protected:
         if (HasFatalFailure()) {
             return;
         }
-        apply(fmt::format("ipsec sa out4 out spi 0x1001 aes-gcm-128 key {} tunnel 192.0.2.1 192.0.2.10\n"
-                          "ipsec sa out6 out spi 0x1006 aes-gcm-128 key {} tunnel 2001:db8:b::1 2001:db8:b::10\n"
-                          "ipsec policy out priority 1 src 10.0.0.0/24 dst 172.16.0.0/24 protect out4\n"
-                          "ipsec policy out priority 2 src 2001:db8:a::/64 dst 2001:db8:c::/64 protect out6\n",
-                          kKey128, kKey128));
+        apply(
+            fmt::format("ipsec sa out4 out spi 0x1001 aes-gcm-128 key {} tunnel 192.0.2.1 192.0.2.10\n"
+                        "ipsec sa out6 out spi 0x1006 aes-gcm-128 key {} tunnel 2001:db8:b::1 2001:db8:b::10\n"
+                        "ipsec policy out priority 1 src 10.0.0.0/24 dst 172.16.0.0/24 protect out4\n"
+                        "ipsec policy out priority 2 src 2001:db8:a::/64 dst 2001:db8:c::/64 protect out6\n",
+                        kKey128, kKey128));
     }
 
     // The WAN port's MTU as the data plane sees it. The standard topology's
@@ -565,8 +576,8 @@ TEST_F(EspPmtuTest, OversizeIpv6GetsPacketTooBig) {
 TEST_F(EspPmtuTest, AdvertisedMtuFitsForEveryWanMtu) {
     for (const uint16_t wan_mtu : {1500, 1499, 1498, 1497, 1400, 1399}) {
         set_wan_mtu(wan_mtu);
-        for (const std::size_t len : {std::size_t{1500}, std::size_t{1490}, std::size_t{1491}, std::size_t{1492},
-                                      std::size_t{1493}}) {
+        for (const std::size_t len :
+             {std::size_t{1500}, std::size_t{1490}, std::size_t{1491}, std::size_t{1492}, std::size_t{1493}}) {
             SCOPED_TRACE(fmt::format("WAN MTU {}, offender of {} bytes", wan_mtu, len));
             const uint32_t mtu = probe(udp_h_to_d(false, len, true));
             ASSERT_GT(mtu, 0u);

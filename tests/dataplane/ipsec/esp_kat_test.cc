@@ -122,9 +122,8 @@ const DraftCase kDraft[] = {
      "616e640169766563",
      "f2d69ecdbd5a0d5b8d5ef38bad4da58d1f278fde98ef67549d524a3018d9a57ff4d3a31ce673119e451626c2415771e3b7eebca614c8"
      "9b35"},
-    {"AES-256, SPI 0x796b6963, seq 2^64-1",
-     "6c6567616c697a656d6172696a75616e61616e64646f69746265666f726569617475726e", 0x796b6963, 0xffffffffffffffffull,
-     "333021696765746d",
+    {"AES-256, SPI 0x796b6963, seq 2^64-1", "6c6567616c697a656d6172696a75616e61616e64646f69746265666f726569617475726e",
+     0x796b6963, 0xffffffffffffffffull, "333021696765746d",
      "f97ab2aa356d8edce17644ac8c78e25dd24dedbb29ebf1b64a274b39b49c3a864cd3d78ca4ae68a32b42458fb57dbe821dcc63b9d093"
      "7ba2945f669368661a329fb4c053"},
 };
@@ -179,9 +178,10 @@ TEST_F(EspKatTest, DraftMcgrewVectorsAuthenticateOnTheInboundPath) {
 // 12-byte AAD; the window is placed as above.
 TEST_F(EspKatTest, DraftKeysWithATunnelPayloadAreDelivered) {
     const auto& d = kDraft[0];
-    apply(fmt::format("ipsec sa draft in spi {:#x} aes-gcm-128 key {} tunnel 192.0.2.1 192.0.2.10 esn\n"
-                      "ipsec policy in priority 1 src 172.16.0.0/24 dst 10.0.0.0/24 protect draft\n",
-                      d.spi, d.key_salt));
+    apply(
+        fmt::format("ipsec sa draft in spi {:#x} aes-gcm-128 key {} tunnel 192.0.2.1 192.0.2.10 esn\n"
+                    "ipsec policy in priority 1 src 172.16.0.0/24 dst 10.0.0.0/24 protect draft\n",
+                    d.spi, d.key_salt));
     dp::ipsec::Sa& s = sa("draft");
     s.replay.update(d.seq - 10000);
     std::array<uint8_t, 8> iv{};

@@ -175,9 +175,10 @@ INSTANTIATE_TEST_SUITE_P(AllFamiliesCiphersEsn, EspTunnelTest, ::testing::Values
 class EspTunnelBurstTest : public IpsecTest {};
 
 TEST_F(EspTunnelBurstTest, FullBurstOfMixedSizes) {
-    apply(fmt::format("ipsec sa to-b out spi 0x7001 aes-gcm-128 key {} tunnel 192.0.2.1 192.0.2.10\n"
-                      "ipsec policy out priority 1 src 10.0.0.0/24 dst 172.16.0.0/24 protect to-b\n",
-                      kKey128));
+    apply(
+        fmt::format("ipsec sa to-b out spi 0x7001 aes-gcm-128 key {} tunnel 192.0.2.1 192.0.2.10\n"
+                    "ipsec policy out priority 1 src 10.0.0.0/24 dst 172.16.0.0/24 protect to-b\n",
+                    kKey128));
     std::vector<Bytes> inner;
     std::vector<Bytes> frames;
     for (unsigned i = 0; i < 32; ++i) {
@@ -198,9 +199,10 @@ TEST_F(EspTunnelBurstTest, FullBurstOfMixedSizes) {
         expect_forwarded_l3(std::span(*plain).first(inner[i].size()), inner[i], 1);
     }
 
-    apply(fmt::format("ipsec sa from-a in spi 0x7001 aes-gcm-128 key {} tunnel 192.0.2.1 192.0.2.10\n"
-                      "ipsec policy in priority 1 src 10.0.0.0/24 dst 172.16.0.0/24 protect from-a\n",
-                      kKey128));
+    apply(
+        fmt::format("ipsec sa from-a in spi 0x7001 aes-gcm-128 key {} tunnel 192.0.2.1 192.0.2.10\n"
+                    "ipsec policy in priority 1 src 10.0.0.0/24 dst 172.16.0.0/24 protect from-a\n",
+                    kKey128));
     std::vector<Bytes> mirrored;
     for (const auto& f : out) {
         mirrored.push_back(mirror(f));

@@ -37,7 +37,9 @@ std::string hex(const uint8_t* p, std::size_t n) {
     }
     return s;
 }
-std::string hex(const Bytes& b) { return hex(b.data(), b.size()); }
+std::string hex(const Bytes& b) {
+    return hex(b.data(), b.size());
+}
 
 class GcmEngineTest : public ::testing::Test {
 protected:

@@ -66,9 +66,7 @@ worker 1
 
 Bytes unhex(std::string_view s) {
     Bytes b;
-    auto nibble = [](char c) -> uint8_t {
-        return static_cast<uint8_t>(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
-    };
+    auto nibble = [](char c) -> uint8_t { return static_cast<uint8_t>(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10); };
     for (std::size_t i = 0; i + 1 < s.size(); i += 2) {
         b.push_back(static_cast<uint8_t>(nibble(s[i]) << 4 | nibble(s[i + 1])));
     }

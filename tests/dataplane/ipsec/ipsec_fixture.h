@@ -33,8 +33,7 @@ inline constexpr std::size_t kIcvLen = 16;
 // AES key followed by the 4-byte salt, as the config's `key` takes them.
 inline constexpr std::string_view kKey128 = "000102030405060708090a0b0c0d0e0fa0a1a2a3";
 inline constexpr std::string_view kKey128b = "f0f1f2f3f4f5f6f7f8f9fafbfcfdfeffc0c1c2c3";
-inline constexpr std::string_view kKey256 =
-    "101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2fb0b1b2b3";
+inline constexpr std::string_view kKey256 = "101112131415161718191a1b1c1d1e1f202122232425262728292a2b2c2d2e2fb0b1b2b3";
 
 [[nodiscard]] Bytes unhex(std::string_view s);
 
@@ -82,11 +81,11 @@ struct EspPlain {
 // An ESP frame the gateway sent, taken apart.
 struct EspFrame {
     bool v6 = false;
-    std::size_t outer_len = 0;    // outer IP header bytes
-    Bytes outer;                  // the outer IP header
-    Bytes esp;                    // SPI .. ICV
+    std::size_t outer_len = 0;  // outer IP header bytes
+    Bytes outer;                // the outer IP header
+    Bytes esp;                  // SPI .. ICV
     uint32_t spi = 0;
-    uint32_t seq = 0;             // low 32 bits, as on the wire
+    uint32_t seq = 0;  // low 32 bits, as on the wire
 };
 // Fails the test (and returns nothing) unless `frame` is Ethernet + IPv4/IPv6 + ESP.
 [[nodiscard]] std::optional<EspFrame> parse_esp(std::span<const uint8_t> frame);

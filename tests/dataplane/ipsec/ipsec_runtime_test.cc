@@ -194,8 +194,8 @@ TEST_F(IpsecRuntimeTest, FailedApplyChangesNothing) {
     const auto* snapshot = manager().current();
     dp::ipsec::Sa* const old_sa = &sa("old");
 
-    cp::Config bad = ipsec_config(out_sa("old", 0x1001, kKey128) + out_sa("extra", 0x1002, kKey128b) +
-                                  std::string(kOutPolicyOld));
+    cp::Config bad =
+        ipsec_config(out_sa("old", 0x1001, kKey128) + out_sa("extra", 0x1002, kKey128b) + std::string(kOutPolicyOld));
     ASSERT_EQ(bad.sas.size(), 2u);
     bad.sas[1].key.resize(24);  // a 20-byte AES key: no such AES-GCM
     const auto st = manager().apply(bad, rte_rdtsc());
