@@ -1419,6 +1419,28 @@ private:
 
 }  // namespace
 
+Config without_lines(Config c) {
+    for (auto& p : c.ports) {
+        p.line = 0;
+    }
+    for (auto& w : c.workers) {
+        w.line = 0;
+    }
+    for (auto& r : c.routes) {
+        r.line = 0;
+    }
+    for (auto& n : c.neighbors) {
+        n.line = 0;
+    }
+    for (auto& s : c.sas) {
+        s.line = 0;
+    }
+    for (auto& p : c.policies) {
+        p.line = 0;
+    }
+    return c;
+}
+
 std::optional<uint16_t> Config::find_sa(std::string_view name) const {
     for (size_t i = 0; i < sas.size(); ++i) {
         if (sas[i].name == name) {

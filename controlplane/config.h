@@ -208,6 +208,10 @@ struct Config {
 // hold IPsec keys yet are readable by users other than the owner's group.
 [[nodiscard]] Result<Config> load_config(const std::filesystem::path& path);
 
+// `config` with every `line` field zeroed: what compares equal when two
+// configs say the same thing (format_config does not preserve line numbers).
+[[nodiscard]] Config without_lines(Config config);
+
 // Canonical text for `config` (one statement per line, in grammar order).
 // Includes keys in full: write it only to a file of mode 0600.
 [[nodiscard]] std::string format_config(const Config& config);

@@ -55,19 +55,7 @@ void reload(const std::string& path, const gw::cp::Config& running, gw::dp::Data
     auto strip = [](gw::cp::Config c) {
         c.sas.clear();
         c.policies.clear();
-        for (auto& p : c.ports) {
-            p.line = 0;
-        }
-        for (auto& w : c.workers) {
-            w.line = 0;
-        }
-        for (auto& r : c.routes) {
-            r.line = 0;
-        }
-        for (auto& n : c.neighbors) {
-            n.line = 0;
-        }
-        return c;
+        return gw::cp::without_lines(std::move(c));
     };
     if (!(strip(*next) == strip(running))) {
         gw::log::warn("reload: changes outside 'ipsec' statements need a restart; applying IPsec only");

@@ -37,23 +37,6 @@ std::string must_fail(std::string_view text) {
     return config.error().message;
 }
 
-// Line numbers are the only fields that format_config does not preserve.
-Config without_lines(Config c) {
-    for (auto& p : c.ports) {
-        p.line = 0;
-    }
-    for (auto& w : c.workers) {
-        w.line = 0;
-    }
-    for (auto& r : c.routes) {
-        r.line = 0;
-    }
-    for (auto& n : c.neighbors) {
-        n.line = 0;
-    }
-    return c;
-}
-
 net::IpAddr ip(std::string_view s) {
     return *net::parse_ip(s);
 }
@@ -748,17 +731,6 @@ std::string sa_line(std::string_view rest) {
     return "ipsec sa " + std::string(rest) + "\n";
 }
 
-Config without_ipsec_lines(Config c) {
-    c = without_lines(std::move(c));
-    for (auto& s : c.sas) {
-        s.line = 0;
-    }
-    for (auto& p : c.policies) {
-        p.line = 0;
-    }
-    return c;
-}
-
 const std::string kIpsecFull = with_base(
     "ipsec sa a out spi 0x1234 aes-gcm-256 key " + std::string(kSaKey256) +
     " tunnel 192.0.2.1 198.51.100.1 esn replay-window 2048 lifetime bytes 1000 2000 lifetime packets 10 20"
@@ -1011,7 +983,7 @@ TEST(ConfigIpsecTest, RoundTrip) {
     const Config c = must_parse(kIpsecFull);
     const std::string text = format_config(c);
     const Config again = must_parse(text);
-    EXPECT_EQ(without_ipsec_lines(again), without_ipsec_lines(c)) << text;
+    EXPECT_EQ(without_lines(again), without_lines(c)) << text;
     EXPECT_EQ(format_config(again), text);
     EXPECT_NE(text.find("ipsec sa a out spi 0x1234 aes-gcm-256 key " + std::string(kSaKey256) +
                         " tunnel 192.0.2.1 198.51.100.1 esn replay-window 2048 lifetime bytes 1000 2000 lifetime "
@@ -1054,7 +1026,7 @@ TEST(ConfigIpsecTest, RoundTripOfBuiltInCode) {
     p.sa = 0;
     c.policies.push_back(p);
     const std::string text = format_config(c);
-    EXPECT_EQ(without_ipsec_lines(must_parse(text)), without_ipsec_lines(c)) << text;
+    EXPECT_EQ(without_lines(must_parse(text)), without_lines(c)) << text;
 }
 
 TEST(LoadConfigTest, RefusesKeysInAFileOthersMayRead) {
