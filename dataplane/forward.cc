@@ -209,7 +209,8 @@ inline bool outbound_policy_takes(LcoreContext& ctx, rte_mbuf* m, uint16_t in_po
     const uint32_t overhead = ipsec::esp_overhead(inner_len, sa->outer_v6);
     if (inner_len + overhead > mtu) [[unlikely]] {
         const uint32_t room = ipsec::esp_max_inner(mtu, sa->outer_v6);
-        if (!df_or_v6 && ctx.ipsec_fragment && room >= 68 && ctx.esp_out_count + kMaxFragments <= ctx.esp_out.size()) {
+        if (!df_or_v6 && ctx.ipsec_fragment && room >= 68 &&
+            std::size_t{ctx.esp_out_count} + kMaxFragments <= ctx.esp_out.size()) {
             // RFC 4459 pre-fragmentation: each fragment is its own ESP packet.
             rte_mbuf* frags[kMaxFragments];
             decrement_hop(m);
