@@ -18,7 +18,7 @@ packages=(
     # control plane and tooling libraries
     libfmt-dev libcli11-dev nlohmann-json3-dev prometheus-cpp-dev libedit-dev
     # tests
-    libgtest-dev libgmock-dev python3-scapy iperf3 iproute2 iputils-ping procps
+    libgtest-dev libgmock-dev python3-scapy python3-cryptography iperf3 iproute2 iputils-ping procps
     tcpdump kmod ethtool jq
     # XDP benchmark (scripts/bench-xdp.sh): frames written with xxd
     xxd
