@@ -303,6 +303,19 @@ void Dataplane::stop() {
         slow_path_->release_held();
         flush_tx(*control_ctx_);
     }
+    // Let drivers reclaim what they finished transmitting: some (af_xdp)
+    // only do so at the start of a later tx burst, which never comes.
+    for (std::size_t p = 0; p < started_ports_.size(); ++p) {
+        rte_eth_dev_info info{};
+        if (rte_eth_dev_info_get(started_ports_[p], &info) != 0) {
+            continue;
+        }
+        for (uint16_t q = 0; q < info.nb_tx_queues; ++q) {
+            if (rte_eth_tx_done_cleanup(started_ports_[p], q, 0) < 0) {
+                rte_eth_tx_burst(started_ports_[p], q, nullptr, 0);
+            }
+        }
+    }
     final_port_stats_ = port_stats();
     stopped_ = true;
     for (std::size_t i = 0; i < started_ports_.size(); ++i) {
