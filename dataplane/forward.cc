@@ -30,6 +30,10 @@ inline void drop(LcoreContext& ctx, rte_mbuf* m, DropReason r) noexcept {
 }
 
 inline void punt(LcoreContext& ctx, rte_mbuf* m, PuntKind kind) noexcept {
+    if (ctx.punt_count == ctx.punt_list.size()) [[unlikely]] {
+        drop_packet(ctx, m, DropReason::punt_queue_full);
+        return;
+    }
     m->hash.usr = static_cast<uint32_t>(kind);
     ctx.punt_list[ctx.punt_count++] = m;
 }
@@ -231,6 +235,10 @@ inline bool outbound_policy_takes(LcoreContext& ctx, rte_mbuf* m, uint16_t in_po
             icmp_error(ctx, m, in_port, IcmpError::frag_needed, ipsec::esp_max_inner(mtu, sa->outer_v6));
         }
         drop(ctx, m, DropReason::mtu_exceeded);
+        return true;
+    }
+    if (ctx.esp_out_count == ctx.esp_out.size()) [[unlikely]] {
+        drop(ctx, m, DropReason::esp_no_room);  // fragments filled this burst's ESP batch
         return true;
     }
     decrement_hop(m);

@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include <rte_common.h>
+#include <rte_mbuf.h>
 #include <rte_spinlock.h>
 
 #include "dataplane/counters.h"
@@ -77,8 +78,14 @@ struct alignas(RTE_CACHE_LINE_SIZE) LcoreContext {
 };
 
 // Drops `m` under `r`; freed in bulk by release_pending().
+// Fragmentation can turn one packet into many, so the list may fill up: the
+// rest are freed one by one.
 inline void drop_packet(LcoreContext& ctx, rte_mbuf* m, DropReason r) noexcept {
     ctx.counters.drop(r);
+    if (ctx.drop_count == ctx.drop_list.size()) [[unlikely]] {
+        rte_pktmbuf_free(m);
+        return;
+    }
     ctx.drop_list[ctx.drop_count++] = m;
 }
 
