@@ -172,7 +172,7 @@ public:
     friend bool operator==(const LatencyHistogram&, const LatencyHistogram&) = default;
 
 private:
-    __extension__ using Sum = unsigned __int128;  // n * 2^64 ns cannot wrap it
+    __extension__ using Sum = unsigned __int128;  // 2^64 samples of any uint64_t value fit
 
     [[nodiscard]] static constexpr unsigned bucket_shift(std::size_t index) noexcept {
         const auto octave = static_cast<unsigned>(index >> kSubBucketBits);
@@ -190,7 +190,7 @@ private:
 
 // One worker's latency samples, double-buffered so that the control thread can take
 // them while the worker goes on recording. Owned by one worker (the writer) and the
-// control thread (the collector); ~90 KiB plus the window, so allocate it on the heap
+// control thread (the collector); 86 KiB plus 28 KiB per window interval, so allocate it on the heap
 // (on the worker's NUMA node) before the worker starts.
 //
 // Protocol (no locks; the worker does two plain loads/stores per burst, no RMW):
