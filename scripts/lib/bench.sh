@@ -27,7 +27,7 @@ bench_init() {
     BENCH_SOCK=$BENCH_WORK/memif.sock
     BENCH_GEN_LCORES="0@0,1@0"
     if (($(nproc) >= 3)); then BENCH_GEN_LCORES="0@0,1@2"; fi
-    trap 'bench_stop; rm -rf "$BENCH_WORK"' EXIT
+    trap 'bench_stop; rm -rf "$BENCH_WORK" /var/run/dpdk/"$BENCH_NAME"-*' EXIT
 }
 
 # bench_start_txonly FRAME_SIZE: UDP frames of FRAME_SIZE bytes to the DUT's MAC
