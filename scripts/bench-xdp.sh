@@ -44,7 +44,7 @@ cleanup() {
     sysctl -qw kernel.bpf_stats_enabled="$STATS_WAS" 2>/dev/null || true
     ip netns del "$NS" 2>/dev/null || true
     umount "$TMP/bpffs" 2>/dev/null || true
-    rm -rf "$TMP"
+    rm -rf "$TMP" "/var/run/dpdk/bxd$tag"
 }
 trap cleanup EXIT
 mkdir -p "$TMP/bpffs"; mount -t bpf bpf "$TMP/bpffs"
