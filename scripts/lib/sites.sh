@@ -80,6 +80,7 @@ sites_down() {
         ip netns pids "$p-$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true
         ip netns del "$p-$ns" 2>/dev/null || true
     done
+    rm -rf "/var/run/dpdk/$p-gwa" "/var/run/dpdk/$p-gwb"  # gatewayd runtime dirs (--in-memory keeps no more)
 }
 
 # sites_gw_config P a|b OUTFILE [STAGE]: writes gateway A's or B's config
