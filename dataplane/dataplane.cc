@@ -227,8 +227,7 @@ Result<std::unique_ptr<Dataplane>> Dataplane::create(const cp::Config& config) {
     dp->control_ctx_ = std::make_unique<LcoreContext>();
     dp->control_ctx_->tables = &t;
     dp->control_ctx_->burst = dc.burst;
-    dp->control_ctx_->icmp_limit =
-        TokenBucket(dc.icmp_rate_pps, std::max<uint32_t>(1, dc.icmp_rate_pps / 10), rte_get_tsc_hz(), rte_rdtsc());
+    dp->control_ctx_->icmp_limit = make_icmp_limit(dc.icmp_rate_pps);
     assign_tx(*dp->control_ctx_, static_cast<uint16_t>(config.workers.size()));
     dp->slow_path_ = std::make_unique<SlowPath>(*dp->control_ctx_);
 

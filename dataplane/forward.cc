@@ -25,10 +25,6 @@ constexpr uint8_t kIcmp6EchoRequest = 128;
 constexpr uint8_t kIcmp6NdFirst = 133;  // router solicitation
 constexpr uint8_t kIcmp6NdLast = 137;   // redirect
 
-inline void drop(LcoreContext& ctx, rte_mbuf* m, DropReason r) noexcept {
-    drop_packet(ctx, m, r);
-}
-
 inline void punt(LcoreContext& ctx, rte_mbuf* m, PuntKind kind) noexcept {
     if (ctx.punt_count == ctx.punt_list.size()) [[unlikely]] {
         drop_packet(ctx, m, DropReason::punt_queue_full);
@@ -46,7 +42,7 @@ void release_pending(LcoreContext& ctx) noexcept {
             ctx.tables->punt_ring, reinterpret_cast<void* const*>(ctx.punt_list.data()), ctx.punt_count, nullptr);
         ctx.counters.punted += sent;
         for (unsigned i = sent; i < ctx.punt_count; ++i) {
-            drop(ctx, ctx.punt_list[i], DropReason::punt_queue_full);
+            drop_packet(ctx, ctx.punt_list[i], DropReason::punt_queue_full);
         }
         ctx.punt_count = 0;
     }
@@ -119,10 +115,6 @@ inline void send6(LcoreContext& ctx, rte_mbuf* m, const NextHop& nh, const uint8
     send_to_neighbor(ctx, m, nh.port, lo, hi, 6);
 }
 
-inline void icmp_error(LcoreContext& ctx, rte_mbuf* m, uint16_t in_port, IcmpError kind, uint32_t mtu) noexcept {
-    send_icmp_error(ctx, m, in_port, kind, mtu);
-}
-
 // The policy selector fields of an IPv4 / IPv6 packet. Ports are read only
 // from the first fragment of TCP, UDP and SCTP.
 inline ipsec::FlowKey flow_key4(const rte_ipv4_hdr* ip, uint16_t ihl, uint32_t avail) noexcept {
@@ -165,13 +157,13 @@ inline bool inbound_policy_ok(LcoreContext& ctx, rte_mbuf* m, const ipsec::FlowK
         return true;
     }
     if (r->action == cp::PolicyAction::discard) {
-        drop(ctx, m, DropReason::ipsec_policy_discard);
+        drop_packet(ctx, m, DropReason::ipsec_policy_discard);
         return false;
     }
     // Like an xfrm template, the policy names a tunnel: any SA between the same
     // endpoints satisfies it, so a rekeyed SA is accepted beside the old one.
     if (r->sa != via_sa && (via_sa == nullptr || !ipsec::same_tunnel(*r->sa, *via_sa))) {
-        drop(ctx, m, DropReason::ipsec_policy_mismatch);
+        drop_packet(ctx, m, DropReason::ipsec_policy_mismatch);
         return false;
     }
     return true;
@@ -198,7 +190,7 @@ inline bool outbound_policy_takes(LcoreContext& ctx, rte_mbuf* m, uint16_t in_po
         return false;
     }
     if (r->action == cp::PolicyAction::discard) {
-        drop(ctx, m, DropReason::ipsec_policy_discard);
+        drop_packet(ctx, m, DropReason::ipsec_policy_discard);
         return true;
     }
     ipsec::Sa* sa = r->sa;
@@ -206,7 +198,7 @@ inline bool outbound_policy_takes(LcoreContext& ctx, rte_mbuf* m, uint16_t in_po
     const Fib& fib = *ctx.tables->fib;
     const uint32_t nh_index = sa->outer_v6 ? fib.lookup6(sa->remote6.data()) : fib.lookup4(sa->remote4_host);
     if (nh_index == Fib::kNoRoute) [[unlikely]] {
-        drop(ctx, m, DropReason::no_route);
+        drop_packet(ctx, m, DropReason::no_route);
         return true;
     }
     const uint16_t mtu = ctx.tables->ports[fib.next_hop(nh_index).port].mtu;
@@ -232,13 +224,13 @@ inline bool outbound_policy_takes(LcoreContext& ctx, rte_mbuf* m, uint16_t in_po
             }
         }
         if (df_or_v6) {
-            icmp_error(ctx, m, in_port, IcmpError::frag_needed, ipsec::esp_max_inner(mtu, sa->outer_v6));
+            send_icmp_error(ctx, m, in_port, IcmpError::frag_needed, ipsec::esp_max_inner(mtu, sa->outer_v6));
         }
-        drop(ctx, m, DropReason::mtu_exceeded);
+        drop_packet(ctx, m, DropReason::mtu_exceeded);
         return true;
     }
     if (ctx.esp_out_count == ctx.esp_out.size()) [[unlikely]] {
-        drop(ctx, m, DropReason::esp_no_room);  // fragments filled this burst's ESP batch
+        drop_packet(ctx, m, DropReason::esp_no_room);  // fragments filled this burst's ESP batch
         return true;
     }
     decrement_hop(m);
@@ -269,7 +261,7 @@ void local4(LcoreContext& ctx, rte_mbuf* m, rte_ipv4_hdr* ip, uint16_t ihl) noex
             return;
         }
     }
-    drop(ctx, m, DropReason::local_unsupported);
+    drop_packet(ctx, m, DropReason::local_unsupported);
 }
 
 void local6(LcoreContext& ctx, rte_mbuf* m, rte_ipv6_hdr* ip) noexcept {
@@ -289,7 +281,7 @@ void local6(LcoreContext& ctx, rte_mbuf* m, rte_ipv6_hdr* ip) noexcept {
             return;
         }
     }
-    drop(ctx, m, DropReason::local_unsupported);
+    drop_packet(ctx, m, DropReason::local_unsupported);
 }
 
 // `via_sa`: the SA an inner packet was decrypted with, nullptr for cleartext.
@@ -298,25 +290,25 @@ void local6(LcoreContext& ctx, rte_mbuf* m, rte_ipv6_hdr* ip) noexcept {
 void forward4(LcoreContext& ctx, rte_mbuf* m, uint16_t in_port, const ipsec::Sa* via_sa, bool l2_multicast) noexcept {
     const uint16_t data_len = rte_pktmbuf_data_len(m);
     if (data_len < kEthHdrLen + sizeof(rte_ipv4_hdr)) [[unlikely]] {
-        drop(ctx, m, DropReason::ip4_truncated);
+        drop_packet(ctx, m, DropReason::ip4_truncated);
         return;
     }
     auto* ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr*, kEthHdrLen);
     const uint16_t ihl = static_cast<uint16_t>((ip->version_ihl & 0x0f) * 4);
     if ((ip->version_ihl >> 4) != 4 || ihl < sizeof(rte_ipv4_hdr)) [[unlikely]] {
-        drop(ctx, m, DropReason::ip4_bad_header);
+        drop_packet(ctx, m, DropReason::ip4_bad_header);
         return;
     }
     const uint16_t total_len = rte_be_to_cpu_16(ip->total_length);
     const uint32_t l3_len = rte_pktmbuf_pkt_len(m) - kEthHdrLen;
     if (kEthHdrLen + ihl > data_len || total_len < ihl || total_len > l3_len) [[unlikely]] {
-        drop(ctx, m, DropReason::ip4_truncated);
+        drop_packet(ctx, m, DropReason::ip4_truncated);
         return;
     }
     const uint64_t cksum_flags = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
     if (cksum_flags == RTE_MBUF_F_RX_IP_CKSUM_BAD ||
         (cksum_flags != RTE_MBUF_F_RX_IP_CKSUM_GOOD && !ip4_header_checksum_ok(ip, ihl))) [[unlikely]] {
-        drop(ctx, m, DropReason::ip4_bad_checksum);
+        drop_packet(ctx, m, DropReason::ip4_bad_checksum);
         return;
     }
     if (total_len < l3_len) {
@@ -327,19 +319,19 @@ void forward4(LcoreContext& ctx, rte_mbuf* m, uint16_t in_port, const ipsec::Sa*
     const uint32_t dst = rte_be_to_cpu_32(ip->dst_addr);
     const uint32_t src_hi = src >> 24;
     if (src_hi >= 224 || src_hi == 127 || src_hi == 0) [[unlikely]] {
-        drop(ctx, m, DropReason::ip4_martian_source);
+        drop_packet(ctx, m, DropReason::ip4_martian_source);
         return;
     }
     if ((dst >> 28) == 0xe || dst == UINT32_MAX) [[unlikely]] {
-        drop(ctx, m, DropReason::ip4_not_forwarded);
+        drop_packet(ctx, m, DropReason::ip4_not_forwarded);
         return;
     }
 
     const Fib& fib = *ctx.tables->fib;
     const uint32_t nh_index = fib.lookup4(dst);
     if (nh_index == Fib::kNoRoute) [[unlikely]] {
-        icmp_error(ctx, m, in_port, IcmpError::net_unreachable, 0);
-        drop(ctx, m, DropReason::no_route);
+        send_icmp_error(ctx, m, in_port, IcmpError::net_unreachable, 0);
+        drop_packet(ctx, m, DropReason::no_route);
         return;
     }
     const NextHop& nh = fib.next_hop(nh_index);
@@ -348,14 +340,14 @@ void forward4(LcoreContext& ctx, rte_mbuf* m, uint16_t in_port, const ipsec::Sa*
             local4(ctx, m, ip, ihl);
             return;
         case NextHopKind::blackhole:
-            drop(ctx, m, DropReason::blackhole);
+            drop_packet(ctx, m, DropReason::blackhole);
             return;
         case NextHopKind::via:
         case NextHopKind::on_link:
             break;
     }
     if (l2_multicast) [[unlikely]] {
-        drop(ctx, m, DropReason::ip4_not_forwarded);
+        drop_packet(ctx, m, DropReason::ip4_not_forwarded);
         return;
     }
     ipsec::FlowKey key;
@@ -366,8 +358,8 @@ void forward4(LcoreContext& ctx, rte_mbuf* m, uint16_t in_port, const ipsec::Sa*
         }
     }
     if (ip->time_to_live <= 1) [[unlikely]] {
-        icmp_error(ctx, m, in_port, IcmpError::time_exceeded, 0);
-        drop(ctx, m, DropReason::ttl_exceeded);
+        send_icmp_error(ctx, m, in_port, IcmpError::time_exceeded, 0);
+        drop_packet(ctx, m, DropReason::ttl_exceeded);
         return;
     }
     const bool df = (ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG)) != 0;
@@ -391,9 +383,9 @@ void forward4(LcoreContext& ctx, rte_mbuf* m, uint16_t in_port, const ipsec::Sa*
             ip4_increment_ttl(ip);
         }
         if (df) {
-            icmp_error(ctx, m, in_port, IcmpError::frag_needed, mtu);
+            send_icmp_error(ctx, m, in_port, IcmpError::frag_needed, mtu);
         }
-        drop(ctx, m, DropReason::mtu_exceeded);
+        drop_packet(ctx, m, DropReason::mtu_exceeded);
         return;
     }
     ip4_decrement_ttl(ip);
@@ -411,18 +403,18 @@ inline bool is_nd(const rte_ipv6_hdr* ip, uint16_t data_len) noexcept {
 void forward6(LcoreContext& ctx, rte_mbuf* m, uint16_t in_port, const ipsec::Sa* via_sa, bool l2_multicast) noexcept {
     const uint16_t data_len = rte_pktmbuf_data_len(m);
     if (data_len < kEthHdrLen + sizeof(rte_ipv6_hdr)) [[unlikely]] {
-        drop(ctx, m, DropReason::ip6_truncated);
+        drop_packet(ctx, m, DropReason::ip6_truncated);
         return;
     }
     auto* ip = rte_pktmbuf_mtod_offset(m, rte_ipv6_hdr*, kEthHdrLen);
     if ((rte_be_to_cpu_32(ip->vtc_flow) >> 28) != 6) [[unlikely]] {
-        drop(ctx, m, DropReason::ip6_bad_header);
+        drop_packet(ctx, m, DropReason::ip6_bad_header);
         return;
     }
     const uint32_t total_len = sizeof(rte_ipv6_hdr) + rte_be_to_cpu_16(ip->payload_len);
     const uint32_t l3_len = rte_pktmbuf_pkt_len(m) - kEthHdrLen;
     if (total_len > l3_len) [[unlikely]] {
-        drop(ctx, m, DropReason::ip6_truncated);
+        drop_packet(ctx, m, DropReason::ip6_truncated);
         return;
     }
     if (total_len < l3_len) {
@@ -436,7 +428,7 @@ void forward6(LcoreContext& ctx, rte_mbuf* m, uint16_t in_port, const ipsec::Sa*
         if (is_nd(ip, data_len)) {
             punt(ctx, m, PuntKind::nd);
         } else {
-            drop(ctx, m, DropReason::ip6_not_forwarded);
+            drop_packet(ctx, m, DropReason::ip6_not_forwarded);
         }
         return;
     }
@@ -444,7 +436,7 @@ void forward6(LcoreContext& ctx, rte_mbuf* m, uint16_t in_port, const ipsec::Sa*
     static constexpr uint8_t kUnspecified[16] = {};
     if (src[0] == 0xff || std::memcmp(src, kLoopback, 16) == 0 || std::memcmp(src, kUnspecified, 16) == 0)
         [[unlikely]] {
-        drop(ctx, m, DropReason::ip6_martian_source);
+        drop_packet(ctx, m, DropReason::ip6_martian_source);
         return;
     }
 
@@ -458,17 +450,17 @@ void forward6(LcoreContext& ctx, rte_mbuf* m, uint16_t in_port, const ipsec::Sa*
     const bool dst_link_local = dst[0] == 0xfe && (dst[1] & 0xc0) == 0x80;
     const bool src_link_local = src[0] == 0xfe && (src[1] & 0xc0) == 0x80;
     if (dst_link_local || src_link_local || l2_multicast) [[unlikely]] {
-        drop(ctx, m, DropReason::ip6_not_forwarded);
+        drop_packet(ctx, m, DropReason::ip6_not_forwarded);
         return;
     }
     if (nh_index == Fib::kNoRoute) [[unlikely]] {
-        icmp_error(ctx, m, in_port, IcmpError::net_unreachable, 0);
-        drop(ctx, m, DropReason::no_route);
+        send_icmp_error(ctx, m, in_port, IcmpError::net_unreachable, 0);
+        drop_packet(ctx, m, DropReason::no_route);
         return;
     }
     const NextHop& nh = fib.next_hop(nh_index);
     if (nh.kind == NextHopKind::blackhole) [[unlikely]] {
-        drop(ctx, m, DropReason::blackhole);
+        drop_packet(ctx, m, DropReason::blackhole);
         return;
     }
     ipsec::FlowKey key;
@@ -479,8 +471,8 @@ void forward6(LcoreContext& ctx, rte_mbuf* m, uint16_t in_port, const ipsec::Sa*
         }
     }
     if (ip->hop_limits <= 1) [[unlikely]] {
-        icmp_error(ctx, m, in_port, IcmpError::time_exceeded, 0);
-        drop(ctx, m, DropReason::ttl_exceeded);
+        send_icmp_error(ctx, m, in_port, IcmpError::time_exceeded, 0);
+        drop_packet(ctx, m, DropReason::ttl_exceeded);
         return;
     }
     if (ctx.ipsec != nullptr && !ctx.ipsec->out.empty() &&
@@ -489,8 +481,8 @@ void forward6(LcoreContext& ctx, rte_mbuf* m, uint16_t in_port, const ipsec::Sa*
     }
     const uint16_t mtu = ctx.tables->ports[nh.port].mtu;
     if (total_len > mtu) [[unlikely]] {
-        icmp_error(ctx, m, in_port, IcmpError::frag_needed, mtu);  // ICMPv6 packet too big
-        drop(ctx, m, DropReason::mtu_exceeded);
+        send_icmp_error(ctx, m, in_port, IcmpError::frag_needed, mtu);  // ICMPv6 packet too big
+        drop_packet(ctx, m, DropReason::mtu_exceeded);
         return;
     }
     --ip->hop_limits;
@@ -499,13 +491,13 @@ void forward6(LcoreContext& ctx, rte_mbuf* m, uint16_t in_port, const ipsec::Sa*
 
 inline void forward_one(LcoreContext& ctx, rte_mbuf* m, uint16_t in_port) noexcept {
     if (rte_pktmbuf_data_len(m) < kEthHdrLen) [[unlikely]] {
-        drop(ctx, m, DropReason::l2_truncated);
+        drop_packet(ctx, m, DropReason::l2_truncated);
         return;
     }
     const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
     const bool l2_multicast = rte_is_multicast_ether_addr(&eth->dst_addr);
     if (!l2_multicast && !rte_is_same_ether_addr(&eth->dst_addr, &ctx.tables->ports[in_port].mac)) [[unlikely]] {
-        drop(ctx, m, DropReason::l2_other_host);
+        drop_packet(ctx, m, DropReason::l2_other_host);
         return;
     }
     switch (eth->ether_type) {
@@ -519,7 +511,7 @@ inline void forward_one(LcoreContext& ctx, rte_mbuf* m, uint16_t in_port) noexce
             punt(ctx, m, PuntKind::arp);
             return;
         default:
-            drop(ctx, m, DropReason::l2_unsupported_ethertype);
+            drop_packet(ctx, m, DropReason::l2_unsupported_ethertype);
             return;
     }
 }
@@ -581,12 +573,12 @@ void output_local(LcoreContext& ctx, rte_mbuf* m) noexcept {
         nh_index = fib.lookup6(dst6);
     }
     if (nh_index == Fib::kNoRoute) {
-        drop(ctx, m, DropReason::no_route);
+        drop_packet(ctx, m, DropReason::no_route);
         return;
     }
     const NextHop& nh = fib.next_hop(nh_index);
     if (nh.kind == NextHopKind::blackhole || nh.kind == NextHopKind::local) {
-        drop(ctx, m, nh.kind == NextHopKind::local ? DropReason::local_unsupported : DropReason::blackhole);
+        drop_packet(ctx, m, nh.kind == NextHopKind::local ? DropReason::local_unsupported : DropReason::blackhole);
         return;
     }
     if (dst6 == nullptr) {

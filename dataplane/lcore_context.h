@@ -2,10 +2,12 @@
 // Per-lcore state of a worker: owned by its thread, cache-aligned, touched by
 // no one else except the control thread reading `counters`.
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 
 #include <rte_common.h>
+#include <rte_cycles.h>
 #include <rte_mbuf.h>
 #include <rte_spinlock.h>
 
@@ -78,6 +80,12 @@ struct alignas(RTE_CACHE_LINE_SIZE) LcoreContext {
 };
 
 // Drops `m` under `r`; freed in bulk by release_pending().
+// The lcore's ICMP error limit: `rate_pps` per second, bursts of a tenth of
+// a second's worth (at least one).
+[[nodiscard]] inline TokenBucket make_icmp_limit(uint32_t rate_pps) noexcept {
+    return TokenBucket(rate_pps, std::max<uint32_t>(1, rate_pps / 10), rte_get_tsc_hz(), rte_rdtsc());
+}
+
 // Fragmentation can turn one packet into many, so the list may fill up: the
 // rest are freed one by one.
 inline void drop_packet(LcoreContext& ctx, rte_mbuf* m, DropReason r) noexcept {

@@ -17,8 +17,7 @@ Worker::Worker(unsigned lcore, std::vector<RxQueue> rx, const Tables& tables, ui
       idle_sleep_us_(idle_sleep_us) {
     ctx_.tables = &tables;
     ctx_.burst = burst;
-    ctx_.icmp_limit =
-        TokenBucket(icmp_rate_pps, std::max<uint32_t>(1, icmp_rate_pps / 10), rte_get_tsc_hz(), rte_rdtsc());
+    ctx_.icmp_limit = make_icmp_limit(icmp_rate_pps);
 }
 
 uint16_t Worker::poll_once(uint64_t now_tsc) noexcept {
