@@ -39,34 +39,13 @@ bench_init
 
 run_testpmd_dut() { # size -> pps
     bench_start_testpmd_io
-    sleep 2
-    bench_start_txonly "$1"
-    sleep "$duration"
-    local pps; pps=$(bench_gen_pps)
-    bench_stop
-    echo "$pps"
+    bench_measure txonly "$1" "$duration"
 }
 
 run_gatewayd_dut() { # size -> pps
-    cat >"$BENCH_WORK/gw.conf" <<CONF
-eal main-lcore 0
-eal file-prefix $BENCH_NAME-gw
-eal in-memory
-dataplane burst 32
-port in dev net_memif0,role=server,socket=$BENCH_SOCK,mac=$BENCH_GW_MAC rxq 1
-port in address 10.10.0.1/24
-port out dev net_null0,no-rx=1
-port out address 198.18.0.254/24
-neighbor out 198.18.0.2 02:00:00:00:02:02
-worker 1 poll in:0
-CONF
+    bench_gw_config >"$BENCH_WORK/gw.conf"
     bench_start_gatewayd "$BENCH_WORK/gw.conf"
-    sleep 2
-    bench_start_txonly "$1"
-    sleep "$duration"
-    local pps; pps=$(bench_gen_pps)
-    bench_stop
-    echo "$pps"
+    bench_measure txonly "$1" "$duration"
 }
 
 report=""

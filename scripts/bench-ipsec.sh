@@ -48,17 +48,7 @@ key=$(od -An -tx1 -N20 /dev/urandom | tr -d ' \n')
 
 write_config() { # mode(forward|encrypt|decrypt) file
     {
-        cat <<CONF
-eal main-lcore 0
-eal file-prefix $BENCH_NAME-gw
-eal in-memory
-port in dev net_memif0,role=server,socket=$BENCH_SOCK,mac=$BENCH_GW_MAC
-port in address 10.10.0.1/24
-port out dev net_null0,no-rx=1 mtu 9000
-port out address 198.18.0.254/24
-neighbor out 198.18.0.2 02:00:00:00:02:02
-worker 1 poll in:0
-CONF
+        bench_gw_config
         case $1 in
             encrypt)
                 echo "ipsec sa bench out spi 0x1001 aes-gcm-128 key $key tunnel 198.18.0.254 198.18.0.2"
@@ -98,16 +88,11 @@ run_dut() { # kind(io|forward|encrypt|decrypt) size -> pps
         write_config "$kind" "$BENCH_WORK/gw.conf"
         bench_start_gatewayd "$BENCH_WORK/gw.conf"
     fi
-    sleep 2
     if [[ $kind == decrypt ]]; then
-        bench_start_pcap "$BENCH_WORK/esp-$size.pcap"
+        bench_measure pcap "$BENCH_WORK/esp-$size.pcap" "$duration"
     else
-        bench_start_txonly "$size"
+        bench_measure txonly "$size" "$duration"
     fi
-    sleep "$duration"
-    local pps; pps=$(bench_gen_pps)
-    bench_stop
-    echo "$pps"
 }
 
 declare -A io fwd enc dec cenc cdec ccyc drops leaked

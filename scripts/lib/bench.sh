@@ -9,8 +9,8 @@
 # generator's forwarding lcore.
 #
 # Source after setting BENCH_NAME; provides bench_init, bench_start_txonly,
-# bench_start_pcap, bench_start_testpmd_io, bench_start_gatewayd, bench_stop,
-# bench_gen_pps, bench_median, bench_mpps. Uses $BENCH_WORK (a temp dir,
+# bench_start_pcap, bench_start_testpmd_io, bench_gw_config, bench_start_gatewayd,
+# bench_measure, bench_stop, bench_gen_pps, bench_median, bench_mpps. Uses $BENCH_WORK (a temp dir,
 # removed on exit) and the memif socket $BENCH_SOCK.
 
 BENCH_GW_MAC=02:00:00:00:01:01
@@ -65,6 +65,38 @@ bench_start_gatewayd() {
     "$BENCH_GATEWAYD" --config "$1" --log-level warn --stats-json "$BENCH_WORK/gw.json" \
         </dev/null >"$BENCH_WORK/gwd.log" 2>&1 &
     _bench_pids+=($!)
+}
+
+# bench_gw_config: gatewayd's base config as the DUT, on stdout: memif in,
+# net_null out (MTU 9000, room for ESP) with a static next hop for 198.18.0.2.
+bench_gw_config() {
+    cat <<CONF
+eal main-lcore 0
+eal file-prefix $BENCH_NAME-gw
+eal in-memory
+port in dev net_memif0,role=server,socket=$BENCH_SOCK,mac=$BENCH_GW_MAC
+port in address 10.10.0.1/24
+port out dev net_null0,no-rx=1 mtu 9000
+port out address 198.18.0.254/24
+neighbor out 198.18.0.2 02:00:00:00:02:02
+worker 1 poll in:0
+CONF
+}
+
+# bench_measure txonly SIZE | pcap FILE, then SECONDS: once a DUT is started,
+# runs that generator for SECONDS, prints its rate (pps) and stops everything.
+bench_measure() {
+    sleep 2
+    case $1 in
+        txonly) bench_start_txonly "$2" ;;
+        pcap) bench_start_pcap "$2" ;;
+        *) echo "$BENCH_NAME: unknown generator $1" >&2; return 2 ;;
+    esac
+    sleep "$3"
+    local pps
+    pps=$(bench_gen_pps)
+    bench_stop
+    echo "$pps"
 }
 
 bench_stop() {
