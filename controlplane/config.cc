@@ -37,6 +37,8 @@ constexpr uint16_t kMaxDataRoom = 65535;
 constexpr uint32_t kMaxEalMemoryMb = 1u << 20;  // 1 TiB
 constexpr uint32_t kMaxDelayUs = 100'000;
 constexpr uint32_t kMaxIcmpRatePps = 1'000'000;
+constexpr uint32_t kMaxWindowS = 3600;
+constexpr size_t kMaxSocketPath = 108;  // sun_path
 constexpr uint16_t kMinDesc = 64;
 constexpr uint16_t kMaxDesc = 16384;
 constexpr uint32_t kMaxReplayWindow = 4096;  // dataplane ReplayWindow::kMaxSize
@@ -136,6 +138,25 @@ bool is_port_name(std::string_view s) noexcept {
         }
     }
     return true;
+}
+
+// "192.0.2.1:9469" or "[2001:db8::1]:9469", port 0..65535 (0: any free port).
+bool is_listen_address(std::string_view s) {
+    const auto colon = s.rfind(':');
+    if (colon == std::string_view::npos || colon + 1 == s.size()) {
+        return false;
+    }
+    uint32_t port = 0;
+    const auto digits = s.substr(colon + 1);
+    const auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+    if (ec != std::errc{} || ptr != digits.data() + digits.size() || port > 65535) {
+        return false;
+    }
+    auto host = s.substr(0, colon);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+        return net::parse_ip6(host.substr(1, host.size() - 2)).has_value();
+    }
+    return net::parse_ip4(host).has_value();
 }
 
 bool is_file_prefix(std::string_view s) noexcept {
@@ -331,6 +352,12 @@ private:
         if (keyword == "xdp") {
             return xdp(rest);
         }
+        if (keyword == "telemetry") {
+            return telemetry(rest);
+        }
+        if (keyword == "control") {
+            return control(rest);
+        }
         return fail("unknown statement '{}'", keyword);
     }
 
@@ -433,6 +460,63 @@ private:
                          }
                          return assign(number<uint32_t>(kWhat, key, value, 0, kMaxIcmpRatePps), dp.icmp_rate_pps);
                      });
+    }
+
+    // telemetry latency on|off window-s <1..3600> prometheus <address>:<port>|off
+    [[nodiscard]] Status telemetry(Tokens t) {
+        constexpr std::string_view kWhat = "telemetry";
+        if (t.empty()) {
+            return fail("telemetry: expected at least one of latency, window-s, prometheus");
+        }
+        auto& tc = config_.telemetry;
+        return pairs(
+            kWhat, t, {"latency", "window-s", "prometheus"}, [&](std::string_view key, std::string_view value) {
+                if (key == "latency") {
+                    if (value != "on" && value != "off") {
+                        return Status(fail("telemetry: latency '{}' is neither 'on' nor 'off'", value));
+                    }
+                    tc.latency = value == "on";
+                    return Status{};
+                }
+                if (key == "window-s") {
+                    return assign(number<uint32_t>(kWhat, key, value, 1, kMaxWindowS), tc.window_s);
+                }
+                if (value == "off") {
+                    tc.prometheus.clear();
+                    return Status{};
+                }
+                if (!is_listen_address(value)) {
+                    return Status(fail("telemetry: prometheus '{}' is not <IPv4>:<port> or [<IPv6>]:<port>", value));
+                }
+                tc.prometheus = value;
+                return Status{};
+            });
+    }
+
+    // control socket <absolute path> group <name>
+    [[nodiscard]] Status control(Tokens t) {
+        constexpr std::string_view kWhat = "control";
+        if (t.empty()) {
+            return fail("control: expected at least one of socket, group");
+        }
+        auto& cc = config_.control;
+        return pairs(kWhat, t, {"socket", "group"}, [&](std::string_view key, std::string_view value) {
+            if (key == "socket") {
+                if (!value.starts_with('/') || value.size() >= kMaxSocketPath) {
+                    return Status(fail("control: socket '{}' must be an absolute path shorter than {} bytes", value,
+                                       kMaxSocketPath));
+                }
+                cc.socket = value;
+                return Status{};
+            }
+            if (value.empty() || value.size() > 32 || !std::ranges::all_of(value, [](char c) {
+                    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+                })) {
+                return Status(fail("control: group '{}' is not a group name", value));
+            }
+            cc.group = value;
+            return Status{};
+        });
     }
 
     [[nodiscard]] Result<uint16_t> known_port(std::string_view what, std::string_view name) const {
@@ -1512,6 +1596,10 @@ Result<Config> load_config(const std::filesystem::path& path) {
     return config;
 }
 
+std::string control_socket_path(const Config& config) {
+    return config.control.socket.empty() ? "/run/gatewayd/" + config.eal.file_prefix + ".sock" : config.control.socket;
+}
+
 std::string format_config(const Config& config) {
     std::string out;
     const auto line = [&out]<typename... Args>(fmt::format_string<Args...> f, Args&&... args) {
@@ -1687,6 +1775,25 @@ std::string format_config(const Config& config) {
                                        net::to_string(b.dst_mac));
         if (b.src_mac) {
             decl += fmt::format(" src-mac {}", net::to_string(*b.src_mac));
+        }
+        line("{}", decl);
+    }
+
+    const TelemetryConfig tm_default;
+    const auto& tm = config.telemetry;
+    if (tm != tm_default) {
+        line("telemetry latency {} window-s {} prometheus {}", tm.latency ? "on" : "off", tm.window_s,
+             tm.prometheus.empty() ? std::string("off") : tm.prometheus);
+    }
+    const ControlConfig cc_default;
+    const auto& cc = config.control;
+    if (cc != cc_default) {
+        std::string decl = "control";
+        if (!cc.socket.empty()) {
+            decl += " socket " + cc.socket;
+        }
+        if (!cc.group.empty()) {
+            decl += " group " + cc.group;
         }
         line("{}", decl);
     }

@@ -180,6 +180,22 @@ struct XdpConfig {
     auto operator<=>(const XdpConfig&) const = default;
 };
 
+// Live measurement (controlplane/telemetry.h). Counters are always kept;
+// `latency` adds per-packet residence time and per-stage cycles on workers.
+struct TelemetryConfig {
+    bool latency = true;
+    uint32_t window_s = 10;  // sliding window of the latency percentiles, seconds
+    std::string prometheus;  // "ADDRESS:PORT" of the metrics exposer; empty: none
+    auto operator<=>(const TelemetryConfig&) const = default;
+};
+
+// The control socket gwctl talks to (line-delimited JSON, docs/cli.md).
+struct ControlConfig {
+    std::string socket;  // empty: /run/gatewayd/<eal file-prefix>.sock (unique per instance, as DPDK's prefix is)
+    std::string group;   // socket owned by root:<group>, mode 0660; empty: root's group
+    auto operator<=>(const ControlConfig&) const = default;
+};
+
 // The kernel interface of a port's devargs ("net_af_xdp0,iface=veth0" -> "veth0"),
 // when it is a net_af_xdp or net_af_packet device; empty otherwise.
 [[nodiscard]] std::string kernel_iface(std::string_view devargs);
@@ -195,11 +211,16 @@ struct Config {
     std::vector<SaConfig> sas;
     std::vector<PolicyConfig> policies;
     XdpConfig xdp;
+    TelemetryConfig telemetry;
+    ControlConfig control;
 
     [[nodiscard]] std::optional<uint16_t> find_port(std::string_view name) const;
     [[nodiscard]] std::optional<uint16_t> find_sa(std::string_view name) const;
     bool operator==(const Config&) const = default;
 };
+
+// Where the control socket of `config` listens (ControlConfig::socket).
+[[nodiscard]] std::string control_socket_path(const Config& config);
 
 // Parses and validates `text`; `source` names the file in error messages.
 [[nodiscard]] Result<Config> parse_config(std::string_view text, std::string_view source);

@@ -1,6 +1,7 @@
 #include "dataplane/dataplane.h"
 
 #include <algorithm>
+#include <chrono>
 #include <bit>
 #include <cstring>
 #include <map>
@@ -188,7 +189,8 @@ Result<std::unique_ptr<Dataplane>> Dataplane::create(const cp::Config& config) {
     if (!fib) {
         return std::unexpected(fib.error());
     }
-    t.fib = std::move(*fib);
+    dp->fib_ = std::move(*fib);
+    t.fib_ptr.store(dp->fib_.get(), std::memory_order_release);
     auto neighbors = NeighborTable::create(kNeighborCapacity, SOCKET_ID_ANY);
     if (!neighbors) {
         return std::unexpected(neighbors.error());
@@ -213,14 +215,27 @@ Result<std::unique_ptr<Dataplane>> Dataplane::create(const cp::Config& config) {
         }
     };
 
+    for (std::size_t p = 0; p < config.ports.size(); ++p) {
+        dp->queue_tm_base_.push_back(dp->queue_tm_.size());
+        for (uint16_t q = 0; q < config.ports[p].rx_queues; ++q) {
+            dp->queue_tm_.push_back(std::make_unique<QueueTelemetry>(config.telemetry.window_s));
+        }
+    }
     for (std::size_t i = 0; i < config.workers.size(); ++i) {
         const auto& wc = config.workers[i];
-        std::vector<RxQueue> rx;
+        RxList rx;
         for (const auto& r : wc.rx_queues) {
-            rx.push_back(RxQueue{.port = r.port, .port_id = port_ids[r.port], .queue = r.queue});
+            rx.push_back(RxQueue{.port = r.port,
+                                 .port_id = port_ids[r.port],
+                                 .queue = r.queue,
+                                 .tm = &dp->queue_telemetry(r.port, r.queue)});
+        }
+        if (rx.size() > kMaxQueuesPerWorker) {
+            return make_error("worker lcore {}: polls {} rx queues, at most {}", wc.lcore, rx.size(),
+                              kMaxQueuesPerWorker);
         }
         auto w = std::make_unique<Worker>(wc.lcore, std::move(rx), t, dc.burst, dc.drain_us, dc.idle_sleep_us,
-                                          dc.icmp_rate_pps);
+                                          dc.icmp_rate_pps, config.telemetry.latency);
         assign_tx(w->context(), static_cast<uint16_t>(i));
         dp->workers_.push_back(std::move(w));
     }
@@ -266,6 +281,9 @@ Result<std::unique_ptr<Dataplane>> Dataplane::create(const cp::Config& config) {
 }
 
 Status Dataplane::start() {
+    started_ns_ = static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count());
     for (auto& w : workers_) {
         auto* arg = new std::pair<Worker*, const std::atomic<bool>*>(w.get(), &stop_);
         if (int rc = rte_eal_remote_launch(worker_entry, arg, w->lcore()); rc != 0) {
@@ -293,6 +311,9 @@ void Dataplane::stop() {
     stop_.store(true, std::memory_order_relaxed);
     if (launched_) {
         rte_eal_mp_wait_lcore();
+        for (auto& tm : queue_tm_) {
+            tm->latency.collect_stopped();  // the workers' last rounds happened-before the wait
+        }
     }
     // Packets punted after the workers' last round, then held ones.
     if (slow_path_) {
@@ -339,6 +360,10 @@ std::vector<PortStats> Dataplane::port_stats() const {
     if (stopped_) {
         return final_port_stats_;
     }
+    return raw_port_stats();
+}
+
+std::vector<PortStats> Dataplane::raw_port_stats() const {
     std::vector<PortStats> out;
     for (std::size_t i = 0; i < tables_.ports.size(); ++i) {
         rte_eth_stats s{};

@@ -13,6 +13,7 @@
 
 #include "common/error.h"
 #include "controlplane/config.h"
+#include "controlplane/telemetry.h"
 #include "dataplane/slowpath.h"
 #include "dataplane/tables.h"
 #include "dataplane/worker.h"
@@ -83,10 +84,52 @@ public:
     // Control thread housekeeping (SA lifetimes); call about once a second.
     void tick(uint64_t now_tsc) noexcept;
 
+    // --- runtime changes (control thread; each validated first, all or nothing) ---
+    // The configuration the data plane runs now: the startup config plus every
+    // change applied since (what `config save` writes).
+    [[nodiscard]] const cp::Config& running_config() const noexcept { return config_; }
+    // Routes of `next` become the FIB: a new table is built, published, and the
+    // old one freed once every worker moved on. Nothing else of `next` is read.
+    [[nodiscard]] Status apply_routes(const cp::Config& next);
+    // IPsec SAs and policies of `next` (IpsecManager::apply), then remembered
+    // as running.
+    [[nodiscard]] Status apply_ipsec(const cp::Config& next, uint64_t now_tsc);
+    // Moves rx queue `queue` of port `port` to the worker on `lcore`: the old
+    // worker stops polling it (and passes a quiescent state) before the new
+    // one starts, so no two lcores ever poll one queue.
+    [[nodiscard]] Status set_rx_placement(uint16_t port, uint16_t queue, unsigned lcore);
+
+    // --- telemetry (control thread) ---
+    // Takes the workers' latency samples of the last interval (call once per
+    // second). A worker that has not moved to its new buffer yet is taken at
+    // a later call; returns how many queues were collected.
+    unsigned collect_latency() noexcept;
+    // Everything measured, as of now (XDP counters are the caller's to add).
+    [[nodiscard]] telemetry::Snapshot snapshot() const;
+    // Counters, port statistics and latency start again from zero (as seen
+    // through snapshot(); the data plane's own integers keep counting).
+    void clear_counters();
+
 private:
     Dataplane() = default;
+    [[nodiscard]] QueueTelemetry& queue_telemetry(uint16_t port, uint16_t queue) const;
+    [[nodiscard]] std::vector<PortStats> raw_port_stats() const;
+    void synchronize() noexcept;  // every worker passed a quiescent state
 
     cp::Config config_;
+    std::unique_ptr<Fib> fib_;  // the published FIB (tables_.fib_ptr)
+    // One per configured rx queue (ports in config order, then queues); a
+    // queue's telemetry stays with it when it moves between workers.
+    std::vector<std::unique_ptr<QueueTelemetry>> queue_tm_;
+    std::vector<std::size_t> queue_tm_base_;  // index of port p's queue 0 in queue_tm_
+    // Values at the last clear_counters(), subtracted by snapshot().
+    struct Baseline {
+        std::vector<LcoreCounters> lcores;
+        std::vector<PortStats> ports;
+        std::vector<std::array<uint64_t, 4>> queues;  // rx_packets, rx_bytes, polls, empty_polls
+        uint64_t at_ns = 0;
+    } baseline_;
+    uint64_t started_ns_ = 0;
     std::vector<rte_mempool*> pools_;          // one per NUMA socket in use
     std::vector<uint16_t> started_ports_;      // ethdev ids, for stop()
     std::vector<PortStats> final_port_stats_;  // taken by stop() before the ports close

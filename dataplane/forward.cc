@@ -195,7 +195,7 @@ inline bool outbound_policy_takes(LcoreContext& ctx, rte_mbuf* m, uint16_t in_po
     }
     ipsec::Sa* sa = r->sa;
     // The outer packet's route decides its MTU (PMTUD through the tunnel).
-    const Fib& fib = *ctx.tables->fib;
+    const Fib& fib = ctx.tables->fib();
     const uint32_t nh_index = sa->outer_v6 ? fib.lookup6(sa->remote6.data()) : fib.lookup4(sa->remote4_host);
     if (nh_index == Fib::kNoRoute) [[unlikely]] {
         drop_packet(ctx, m, DropReason::no_route);
@@ -327,7 +327,7 @@ void forward4(LcoreContext& ctx, rte_mbuf* m, uint16_t in_port, const ipsec::Sa*
         return;
     }
 
-    const Fib& fib = *ctx.tables->fib;
+    const Fib& fib = ctx.tables->fib();
     const uint32_t nh_index = fib.lookup4(dst);
     if (nh_index == Fib::kNoRoute) [[unlikely]] {
         send_icmp_error(ctx, m, in_port, IcmpError::net_unreachable, 0);
@@ -440,7 +440,7 @@ void forward6(LcoreContext& ctx, rte_mbuf* m, uint16_t in_port, const ipsec::Sa*
         return;
     }
 
-    const Fib& fib = *ctx.tables->fib;
+    const Fib& fib = ctx.tables->fib();
     const uint32_t nh_index = fib.lookup6(dst);
     if (nh_index != Fib::kNoRoute && fib.next_hop(nh_index).kind == NextHopKind::local) {
         local6(ctx, m, ip);
@@ -523,9 +523,17 @@ void flush_tx_port(LcoreContext& ctx, uint16_t port) noexcept {
     if (buf.count == 0) {
         return;
     }
+    // Stamps are read before the burst: once handed over, a packet may be
+    // freed (copying PMDs) or reused before tx_burst returns.
+    const bool timed = ctx.telemetry;
+    uint64_t stamps[kMaxBurstDp];
+    const uint64_t start = timed ? rte_rdtsc() : 0;
     uint64_t bytes = 0;
     for (uint16_t i = 0; i < buf.count; ++i) {
         bytes += rte_pktmbuf_pkt_len(buf.pkts[i]);
+        if (timed) {
+            stamps[i] = rx_stamp(buf.pkts[i]);
+        }
     }
     rte_spinlock_t* lock = ctx.tx_lock[port];
     if (lock != nullptr) {
@@ -546,6 +554,21 @@ void flush_tx_port(LcoreContext& ctx, uint16_t port) noexcept {
     ctx.counters.tx_packets += sent;
     ctx.counters.tx_bytes += bytes;
     buf.count = 0;
+    if (timed) {
+        const uint64_t end = rte_rdtsc();
+        ctx.counters.stage(Stage::tx, sent, end - start);
+        ctx.nested_cycles += end - start;
+        for (uint16_t i = 0; i < sent; ++i) {
+            const uint64_t s = stamps[i];
+            const auto slot = static_cast<uint16_t>(s & 0xff);
+            if (s == 0 || slot >= kMaxQueuesPerWorker || ctx.latency[slot] == nullptr) [[unlikely]] {
+                continue;
+            }
+            // TSC difference modulo 2^56, the width the stamp keeps.
+            const uint64_t cycles = ((start << 8) - (s & ~uint64_t{0xff})) >> 8;
+            ctx.latency[slot]->record(cycles_to_ns(cycles, ctx.ns_mult));
+        }
+    }
 }
 
 void send_on_port(LcoreContext& ctx, uint16_t port, rte_mbuf* m) noexcept {
@@ -561,7 +584,7 @@ void flush_tx(LcoreContext& ctx) noexcept {
 
 void output_local(LcoreContext& ctx, rte_mbuf* m) noexcept {
     const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
-    const Fib& fib = *ctx.tables->fib;
+    const Fib& fib = ctx.tables->fib();
     uint32_t nh_index = Fib::kNoRoute;
     const uint8_t* dst6 = nullptr;
     uint32_t dst4 = 0;
@@ -609,7 +632,13 @@ void forward_burst(LcoreContext& ctx, uint16_t in_port, rte_mbuf** pkts, uint16_
         // themselves be queued for ESP on the way out).
         rte_mbuf* inner[kMaxBurstDp];
         ipsec::Sa* via[kMaxBurstDp];
+        const uint64_t start = ctx.telemetry ? rte_rdtsc() : 0;
         const uint16_t k = ipsec::esp_decrypt(ctx, inner, via);
+        if (ctx.telemetry) {
+            const uint64_t cycles = rte_rdtsc() - start;
+            ctx.counters.stage(Stage::esp_decrypt, k, cycles);
+            ctx.nested_cycles += cycles;
+        }
         for (uint16_t i = 0; i < k; ++i) {
             const auto* eth = rte_pktmbuf_mtod(inner[i], const rte_ether_hdr*);
             if (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV4)) {
@@ -621,7 +650,13 @@ void forward_burst(LcoreContext& ctx, uint16_t in_port, rte_mbuf** pkts, uint16_
     }
     if (ctx.esp_out_count != 0) {
         rte_mbuf* outer[2 * kMaxBurstDp];
+        const uint64_t start = ctx.telemetry ? rte_rdtsc() : 0;
         const uint16_t k = ipsec::esp_encrypt(ctx, outer);
+        if (ctx.telemetry) {
+            const uint64_t cycles = rte_rdtsc() - start;
+            ctx.counters.stage(Stage::esp_encrypt, k, cycles);
+            ctx.nested_cycles += cycles;
+        }
         for (uint16_t i = 0; i < k; ++i) {
             output_local(ctx, outer[i]);
         }
@@ -644,6 +679,7 @@ void send_icmp_error(LcoreContext& ctx, rte_mbuf* m, uint16_t in_port, IcmpError
         ctx.counters.drop(DropReason::mbuf_alloc_failed);  // the error we owed, not the offender
         return;
     }
+    set_rx_stamp(e, rx_stamp(m));  // its residence time starts with the offender's
     ++ctx.counters.icmp_sent;
     output_local(ctx, e);
 }

@@ -32,6 +32,7 @@ uint16_t ip4_fragment(rte_mbuf* m, uint16_t mtu, rte_mbuf** out, uint16_t max_ou
             ip->hdr_checksum = 0;
             ip->hdr_checksum = rte_ipv4_cksum(ip);
             f->port = m->port;
+            f->hash = m->hash;  // the rx stamp (worker_telemetry.h): a fragment's residence starts with m's
         }
     }
     if (!ok) {

@@ -141,6 +141,11 @@ public:
     [[nodiscard]] uint64_t min() const noexcept { return count_ == 0 ? 0 : min_; }
     [[nodiscard]] uint64_t max() const noexcept { return max_; }
     [[nodiscard]] double sum_ns() const noexcept { return static_cast<double>(sum_); }
+    // Exact, saturating at 2^64 - 1 (584 years of nanoseconds).
+    [[nodiscard]] uint64_t sum() const noexcept {
+        return sum_ > std::numeric_limits<uint64_t>::max() ? std::numeric_limits<uint64_t>::max()
+                                                           : static_cast<uint64_t>(sum_);
+    }
     // Exact up to double rounding (the sum is kept in 128 bits); 0 when empty.
     [[nodiscard]] double mean() const noexcept {
         return count_ == 0 ? 0.0 : static_cast<double>(sum_) / static_cast<double>(count_);
@@ -275,6 +280,16 @@ public:
         }
     }
     [[nodiscard]] std::size_t window_filled() const noexcept { return control_.window_filled; }
+    // Forgets what was collected (since-start total and window); the worker's
+    // buffers are untouched.
+    void clear_collected() noexcept {
+        total_.reset();
+        for (std::size_t i = 0; i < window_slots_; ++i) {
+            window_[i].reset();
+        }
+        control_.window_next = 0;
+        control_.window_filled = 0;
+    }
 
 private:
     void take(LatencyHistogram& h) noexcept {

@@ -55,6 +55,16 @@ struct alignas(RTE_CACHE_LINE_SIZE) LcoreContext {
     TokenBucket icmp_limit;
     LcoreCounters counters;
     std::array<TxBuffer, kMaxPortsDp> tx{};
+
+    // Telemetry (workers with `telemetry latency on`): received packets carry
+    // an rx stamp (worker_telemetry.h); a transmitted packet's residence time
+    // goes to latency[slot], the histogram of its rx queue for this round.
+    // Stage cycles of nested stages (ESP, tx inside forward) add to
+    // nested_cycles so that the enclosing stage can subtract them.
+    bool telemetry = false;
+    uint64_t ns_mult = 0;  // tsc_to_ns_mult(tsc hz)
+    uint64_t nested_cycles = 0;
+    std::array<LatencyHistogram*, kMaxQueuesPerWorker> latency{};
     NeighborCache neighbor_cache;
 
     // Packets dropped or punted during the current burst, released in one

@@ -338,7 +338,7 @@ void SlowPath::handle_nd(rte_mbuf* m, uint16_t in_port) noexcept {
 
 void SlowPath::handle_resolve(rte_mbuf* m, uint64_t now_tsc) noexcept {
     const auto* eth = rte_pktmbuf_mtod(m, const rte_ether_hdr*);
-    const Fib& fib = *ctx_.tables->fib;
+    const Fib& fib = ctx_.tables->fib();
     NeighborKey key;
     uint32_t nh_index = Fib::kNoRoute;
     if (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV4)) {

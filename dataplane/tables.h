@@ -25,12 +25,17 @@ enum class PuntKind : uint32_t {
 
 struct Tables {
     std::vector<PortInfo> ports;  // config order; index == "port index" everywhere
-    std::unique_ptr<Fib> fib;
+    // Current FIB: workers load it per packet; the control thread publishes a
+    // rebuilt one (Dataplane::apply_routes) and frees the old one after every
+    // worker passed a quiescent state.
+    std::atomic<const Fib*> fib_ptr{nullptr};
     std::unique_ptr<NeighborTable> neighbors;
     rte_ring* punt_ring = nullptr;  // workers (MP) -> control thread (SC)
     // Current IPsec snapshot (nullptr: no IPsec configured). Workers load it
     // once per burst; the control thread swaps it (ipsec.h).
     std::atomic<const ipsec::IpsecState*> ipsec{nullptr};
+
+    [[nodiscard]] const Fib& fib() const noexcept { return *fib_ptr.load(std::memory_order_acquire); }
 
     // Port index for a DPDK port id, or -1.
     [[nodiscard]] int port_index(uint16_t port_id) const noexcept {

@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include <fmt/core.h>
@@ -55,7 +56,7 @@ Status as_status(const Result<T>& r) {
 
 Result<XdpFastPath> XdpFastPath::prepare(cp::Config& config) {
     XdpFastPath fp;
-    fp.xdp_ = &config.xdp;
+    fp.xdp_ = config.xdp;
     for (const auto& x : config.xdp.ports) {
         auto& pc = config.ports[x.port];
         Port p;
@@ -118,7 +119,7 @@ Status XdpFastPath::adopt() {
 }
 
 Status XdpFastPath::apply(Port& p) {
-    const auto& x = *xdp_;
+    const auto& x = xdp_;
     auto& gw = *p.gw;
     const uint32_t flags =
         (x.pass_arp ? GW_XDP_MGMT_ARP : 0u) | (x.pass_nd ? GW_XDP_MGMT_ND : 0u) | (x.pass_icmp ? GW_XDP_MGMT_ICMP : 0u);
@@ -155,6 +156,84 @@ Status XdpFastPath::apply(Port& p) {
         }
     }
     return {};
+}
+
+Status XdpFastPath::update(const cp::XdpConfig& next) {
+    if (next.ports != xdp_.ports) {
+        return make_error("xdp: the set of 'xdp port' interfaces changes only with a restart");
+    }
+    const auto& cur = xdp_;
+    auto missing = [](const auto& from, const auto& in) {
+        std::vector<typename std::decay_t<decltype(from)>::value_type> out;
+        for (const auto& v : from) {
+            if (std::ranges::find(in, v) == in.end()) {
+                out.push_back(v);
+            }
+        }
+        return out;
+    };
+    for (auto& p : ports_) {
+        if (!p.gw) {
+            continue;
+        }
+        auto& gw = *p.gw;
+        const uint32_t flags = (next.pass_arp ? GW_XDP_MGMT_ARP : 0u) | (next.pass_nd ? GW_XDP_MGMT_ND : 0u) |
+                               (next.pass_icmp ? GW_XDP_MGMT_ICMP : 0u);
+        Status st = gw.set_mgmt_flags(flags);
+        for (auto port : missing(cur.pass_tcp, next.pass_tcp)) {
+            st = st ? gw.del_mgmt_port(L4Proto::tcp, port) : st;
+        }
+        for (auto port : missing(cur.pass_udp, next.pass_udp)) {
+            st = st ? gw.del_mgmt_port(L4Proto::udp, port) : st;
+        }
+        for (auto port : missing(next.pass_tcp, cur.pass_tcp)) {
+            st = st ? gw.add_mgmt_port(L4Proto::tcp, port) : st;
+        }
+        for (auto port : missing(next.pass_udp, cur.pass_udp)) {
+            st = st ? gw.add_mgmt_port(L4Proto::udp, port) : st;
+        }
+        if (st && (next.rate_pps != cur.rate_pps || next.rate_burst != cur.rate_burst)) {
+            st = gw.set_rate_limit(next.rate_pps, next.rate_burst);
+        }
+        for (const auto& b : missing(cur.blocks, next.blocks)) {
+            st = st ? gw.del_block(b) : st;
+        }
+        for (const auto& b : missing(next.blocks, cur.blocks)) {
+            st = st ? as_status(gw.add_block(b)) : st;
+        }
+        for (const auto& b : missing(cur.bypass, next.bypass)) {
+            st = st ? gw.del_bypass(b.prefix) : st;
+        }
+        for (const auto& b : missing(next.bypass, cur.bypass)) {
+            BypassRule r{.dst = b.prefix, .egress_ifname = b.via_iface, .dst_mac = b.dst_mac, .src_mac = b.src_mac};
+            st = st ? as_status(gw.add_bypass(r)) : st;
+        }
+        if (!st) {
+            return make_error("xdp port '{}': {}", p.name, st.error().message);
+        }
+    }
+    xdp_ = next;
+    return {};
+}
+
+std::vector<telemetry::XdpVerdict> XdpFastPath::verdicts() const {
+    std::vector<telemetry::XdpVerdict> out;
+    for (const auto& p : ports_) {
+        if (!p.gw) {
+            continue;
+        }
+        auto v = p.gw->verdict_counters();
+        if (!v) {
+            continue;
+        }
+        for (const auto& s : stat_table()) {
+            out.push_back(telemetry::XdpVerdict{.iface = p.ifname,
+                                                .verdict = std::string(s.label),
+                                                .packets = (*v)[s.id].packets,
+                                                .bytes = (*v)[s.id].bytes});
+        }
+    }
+    return out;
 }
 
 void XdpFastPath::detach() {

@@ -22,6 +22,7 @@
 
 #include "common/error.h"
 #include "controlplane/config.h"
+#include "controlplane/telemetry.h"
 #include "ebpf/xdp_manager.h"
 
 namespace gw::bpf {
@@ -35,8 +36,16 @@ public:
     void detach();
     [[nodiscard]] bool empty() const noexcept { return ports_.empty(); }
 
+    // Runtime rule change: makes `next` the rules of every xdp port, adding
+    // and removing map entries by difference (the program is not reloaded).
+    // The ports themselves (`xdp port`) cannot change at run time.
+    [[nodiscard]] Status update(const cp::XdpConfig& next);
+    [[nodiscard]] const cp::XdpConfig& rules() const noexcept { return xdp_; }
+
     [[nodiscard]] std::string format_text() const;
     [[nodiscard]] nlohmann::json to_json() const;
+    // Verdict counters of every attached port, for telemetry snapshots.
+    [[nodiscard]] std::vector<telemetry::XdpVerdict> verdicts() const;
 
 private:
     struct Port {
@@ -48,7 +57,7 @@ private:
     };
     Status apply(Port& port);
 
-    const cp::XdpConfig* xdp_ = nullptr;  // points into the caller's Config, which outlives us
+    cp::XdpConfig xdp_;  // the rules in force
     std::vector<Port> ports_;
 };
 

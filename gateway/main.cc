@@ -19,8 +19,11 @@
 
 #include "common/log.h"
 #include "controlplane/config.h"
+#include "controlplane/control_server.h"
+#include "controlplane/metrics_exporter.h"
 #include "dataplane/dataplane.h"
 #include "ebpf/xdp_fast_path.h"
+#include "gateway/control.h"
 #include "gateway/eal_args.h"
 #include "gateway/report.h"
 
@@ -43,30 +46,6 @@ void on_hangup(int) {
     g_reload.store(true, std::memory_order_relaxed);
 }
 
-// SIGHUP: re-reads the config and applies what can change at runtime (IPsec
-// SAs and policies, as an atomic table swap). A config that fails to parse or
-// apply changes nothing; other differences are reported as needing a restart.
-void reload(const std::string& path, const gw::cp::Config& running, gw::dp::Dataplane& dp) {
-    auto next = gw::cp::load_config(path);
-    if (!next) {
-        gw::log::error("reload rejected, running state unchanged: {}", next.error().message);
-        return;
-    }
-    auto strip = [](gw::cp::Config c) {
-        c.sas.clear();
-        c.policies.clear();
-        return gw::cp::without_lines(std::move(c));
-    };
-    if (!(strip(*next) == strip(running))) {
-        gw::log::warn("reload: changes outside 'ipsec' statements need a restart; applying IPsec only");
-    }
-    if (auto st = dp.ipsec().apply(*next, rte_rdtsc()); !st) {
-        gw::log::error("reload rejected, running state unchanged: {}", st.error().message);
-        return;
-    }
-    gw::log::info("reload: applied {} SAs and {} policies from '{}'", next->sas.size(), next->policies.size(), path);
-}
-
 struct Options {
     std::string config_path;
     std::string log_level = "info";
@@ -79,11 +58,14 @@ int fail(int code, const std::string& message) {
     return code;
 }
 
+constexpr const char* kVersion = "0.1.0";
+
 int run_gateway(const Options& opt) {
     auto config = gw::cp::load_config(opt.config_path);
     if (!config) {
         return fail(kExitConfig, config.error().message);
     }
+    const gw::cp::Config startup = *config;  // as written; prepare() may adjust devargs
     if (opt.check_only) {
         std::printf("config OK: %zu ports, %zu workers, %zu routes, %zu neighbors\n", config->ports.size(),
                     config->workers.size(), config->routes.size(), config->neighbors.size());
@@ -122,23 +104,55 @@ int run_gateway(const Options& opt) {
             code = fail(kExitRuntime, st.error().message);
         } else {
             auto& dp = **dataplane;
-            gw::log::info("ready: {} ports, {} workers", config->ports.size(), config->workers.size());
+            gw::Control control(dp, *xdp, startup, opt.config_path);
+            gw::cp::CommandRegistry registry(kVersion);
+            control.register_commands(registry);
+            auto server =
+                gw::cp::ControlServer::listen(gw::cp::ControlServerOptions{.path = gw::cp::control_socket_path(*config),
+                                                                           .group = config->control.group},
+                                              registry);
+            std::unique_ptr<gw::cp::MetricsExporter> exporter;
+            if (!server) {
+                code = fail(kExitRuntime, server.error().message);
+            } else if (!config->telemetry.prometheus.empty()) {
+                auto e = gw::cp::MetricsExporter::start(config->telemetry.prometheus, kVersion);
+                if (!e) {
+                    code = fail(kExitRuntime, e.error().message);
+                } else {
+                    exporter = std::move(*e);
+                }
+            }
+            if (code == kExitOk) {
+                gw::log::info("ready: {} ports, {} workers; control socket {}", config->ports.size(),
+                              config->workers.size(), gw::cp::control_socket_path(*config));
+            }
             const uint64_t tick_tsc = rte_get_tsc_hz();
             uint64_t next_tick = rte_rdtsc() + tick_tsc;
-            while (g_signal.load(std::memory_order_relaxed) == 0) {
+            while (code == kExitOk && g_signal.load(std::memory_order_relaxed) == 0) {
                 if (g_reload.exchange(false, std::memory_order_relaxed)) {
-                    reload(opt.config_path, *config, dp);
+                    if (auto done = control.reload({}); done) {
+                        gw::log::info("SIGHUP: {}", *done);
+                    } else {
+                        gw::log::error("SIGHUP: reload rejected, running state unchanged: {}", done.error().message);
+                    }
                 }
                 const uint64_t now = rte_rdtsc();
                 if (now >= next_tick) {
                     dp.tick(now);
+                    dp.collect_latency();
+                    if (exporter) {
+                        exporter->publish(control.snapshot());
+                    }
                     next_tick = now + tick_tsc;
                 }
-                if (dp.poll_control(now) == 0) {
+                const unsigned served = (*server)->poll(0);
+                if (dp.poll_control(now) == 0 && served == 0) {
                     std::this_thread::sleep_for(std::chrono::milliseconds(1));
                 }
             }
-            gw::log::info("signal {}: stopping", g_signal.load());
+            if (g_signal.load() != 0) {
+                gw::log::info("signal {}: stopping", g_signal.load());
+            }
         }
         if (dataplane) {
             auto& dp = **dataplane;

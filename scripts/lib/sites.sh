@@ -90,6 +90,7 @@ sites_down() {
 #   1  + the new inbound SA beside the old one
 #   2  outbound switched to the new SA; both inbound SAs still installed
 #   3  the old SAs removed
+#   none  no IPsec at all: plain routing between the sites (SAs come later, e.g. from gwctl)
 sites_gw_config() {
     local p=$1 side=$2 out=$3 stage=${4:-0} me peer my_lan peer_lan my_lan6 peer_lan6 out_spi in_spi
     if [[ $side == a ]]; then
@@ -107,20 +108,30 @@ sites_gw_config() {
         key_out=$SITES_KEY_BA; key_in=$SITES_KEY_AB; key_out6=$SITES_KEY_BA6; key_in6=$SITES_KEY_AB6
         key_outn=$SITES_KEY_BAN; key_inn=$SITES_KEY_ABN
     fi
-    local old4="" new4="" out4=out4 in4=in4 sel_in=in4
-    if ((stage < 3)); then
+    local old4="" new4="" out4=out4 in4=in4 sel_in=in4 n=$stage
+    [[ $stage == none ]] && n=0
+    if ((n < 3)); then
         old4="ipsec sa out4 out spi $out_spi aes-gcm-128 key $key_out tunnel 192.0.2.$me 192.0.2.$peer esn
 ipsec sa in4 in spi $in_spi aes-gcm-128 key $key_in tunnel 192.0.2.$me 192.0.2.$peer esn replay-window 1024"
     fi
-    if ((stage >= 1)); then
+    if ((n >= 1)); then
         new4="ipsec sa out4n out spi $((out_spi + 0x100)) aes-gcm-128 key $key_outn tunnel 192.0.2.$me 192.0.2.$peer esn
 ipsec sa in4n in spi $((in_spi + 0x100)) aes-gcm-128 key $key_inn tunnel 192.0.2.$me 192.0.2.$peer esn"
     fi
-    ((stage >= 2)) && out4=out4n
-    ((stage >= 3)) && in4=in4n
+    ((n >= 2)) && out4=out4n
+    ((n >= 3)) && in4=in4n
     # The inbound policy accepts any SA of the same tunnel, so it can keep
     # naming the old SA while the new one takes over.
     sel_in="ipsec policy in priority 10 src $peer_lan.0/24 dst $my_lan.0/24 protect $in4"
+    local ipsec="$old4
+$new4
+ipsec sa out6 out spi $((out_spi + 1)) aes-gcm-256 key $key_out6 tunnel 2001:db8:ffff::$me 2001:db8:ffff::$peer esn
+ipsec sa in6 in spi $((in_spi + 1)) aes-gcm-256 key $key_in6 tunnel 2001:db8:ffff::$me 2001:db8:ffff::$peer esn
+ipsec policy out priority 10 src $my_lan.0/24 dst $peer_lan.0/24 protect $out4
+$sel_in
+ipsec policy out priority 20 src $my_lan6::/64 dst $peer_lan6::/64 protect out6
+ipsec policy in priority 20 src $peer_lan6::/64 dst $my_lan6::/64 protect in6"
+    [[ $stage == none ]] && ipsec=""
     (
         umask 077
         cat >"$out" <<CONF
@@ -138,14 +149,8 @@ port wan address 2001:db8:ffff::$me/64
 worker 1
 route $peer_lan.0/24 via 192.0.2.$peer
 route $peer_lan6::/64 via 2001:db8:ffff::$peer
-$old4
-$new4
-ipsec sa out6 out spi $((out_spi + 1)) aes-gcm-256 key $key_out6 tunnel 2001:db8:ffff::$me 2001:db8:ffff::$peer esn
-ipsec sa in6 in spi $((in_spi + 1)) aes-gcm-256 key $key_in6 tunnel 2001:db8:ffff::$me 2001:db8:ffff::$peer esn
-ipsec policy out priority 10 src $my_lan.0/24 dst $peer_lan.0/24 protect $out4
-$sel_in
-ipsec policy out priority 20 src $my_lan6::/64 dst $peer_lan6::/64 protect out6
-ipsec policy in priority 20 src $peer_lan6::/64 dst $my_lan6::/64 protect in6
+${SITES_EXTRA_CONFIG:-}
+$ipsec
 CONF
     )
 }

@@ -117,7 +117,7 @@ for stage in 1 2 3; do
 done
 wait "$pinger" || true
 loss=$(grep -o '[0-9.]*% packet loss' "$dir/rekey-ping" | cut -d% -f1)
-applied=$(grep -c 'reload: applied' "$dir/gwa.err" "$dir/gwb.err" | awk -F: '{ s += $2 } END { print s }')
+applied=$(grep -c 'SIGHUP: reloaded' "$dir/gwa.err" "$dir/gwb.err" | awk -F: '{ s += $2 } END { print s }')
 if [[ $loss == 0 && $applied == 6 ]]; then
     pass "rekey at runtime (3 reloads per gateway) lost no ping: $(grep -o '[0-9]* received' "$dir/rekey-ping")"
 else
