@@ -24,6 +24,7 @@
 #include "dataplane/dataplane.h"
 #include "ebpf/xdp_fast_path.h"
 #include "gateway/control.h"
+#include "gateway/dpdk_telemetry.h"
 #include "gateway/eal_args.h"
 #include "gateway/report.h"
 
@@ -92,6 +93,9 @@ int run_gateway(const Options& opt) {
                                       " (root? hugepages? see scripts/setup-host.sh)");
     }
 
+    gw::dpdk_telemetry::register_commands();
+    gw::dpdk_telemetry::enable_pdump();
+
     int code = kExitOk;
     {
         auto dataplane = gw::dp::Dataplane::create(*config);
@@ -140,8 +144,10 @@ int run_gateway(const Options& opt) {
                 if (now >= next_tick) {
                     dp.tick(now);
                     dp.collect_latency();
+                    auto snapshot = control.snapshot();
+                    gw::dpdk_telemetry::publish(snapshot);
                     if (exporter) {
-                        exporter->publish(control.snapshot());
+                        exporter->publish(std::move(snapshot));
                     }
                     next_tick = now + tick_tsc;
                 }
@@ -180,6 +186,8 @@ int run_gateway(const Options& opt) {
             }
         }
     }
+    gw::dpdk_telemetry::publish(nullptr);
+    gw::dpdk_telemetry::disable_pdump();
     rte_eal_cleanup();
     return code;
 }

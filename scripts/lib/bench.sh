@@ -95,6 +95,8 @@ bench_measure() {
     sleep "$3"
     local pps
     pps=$(bench_gen_pps)
+    # A hook for what must be read from the DUT while it runs (e.g. gwctl).
+    if [[ -n ${BENCH_BEFORE_STOP:-} ]]; then eval "$BENCH_BEFORE_STOP" || true; fi
     bench_stop
     echo "$pps"
 }

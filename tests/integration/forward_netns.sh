@@ -117,7 +117,10 @@ else
     bail "testbed $prefix-{lan,gw,wan} up"
 fi
 
-if ! (umask 077 && testbed_gw_config "$file_prefix" "${GW_TEST_PORTS:-packet}" >"$cfg"); then
+# af_packet run: shared hugepage memory, so that dpdk-dumpcap can attach.
+shared=0
+[[ ${GW_TEST_PORTS:-packet} == packet ]] && shared=1
+if ! (umask 077 && TB_GW_SHARED=$shared testbed_gw_config "$file_prefix" "${GW_TEST_PORTS:-packet}" >"$cfg"); then
     bail "write gatewayd config"
 fi
 gw_start "$prefix" "$out" "$err" "$gatewayd" --config "$cfg" --log-level info --stats-json "$stats"
@@ -166,6 +169,30 @@ if grep -q ' 0 received' <<<"$noroute" && ! grep -q 'bytes from' <<<"$noroute"; 
 else
     fail "5 pings to unrouted $unrouted get no reply"
     indent <<<"$noroute"
+fi
+
+# --- DPDK's tools against the running gateway -----------------------------------
+summary=$(echo /gateway/summary | timeout 10 dpdk-telemetry.py -f "$file_prefix" 2>/dev/null | tail -n 1)
+rx=$(jq -r '."/gateway/summary".rx_packets // 0' <<<"$summary" 2>/dev/null || echo 0)
+if ((rx > 0)); then
+    pass "dpdk-telemetry.py /gateway/summary: rx_packets $rx"
+else
+    fail "dpdk-telemetry.py /gateway/summary" "$summary"
+fi
+if ((shared)); then
+    pcap="$workdir/lan.pcapng"
+    timeout 30 dpdk-dumpcap --file-prefix="$file_prefix" -i net_af_packet0 -c 4 -a duration:20 -q -w "$pcap" \
+        >"$workdir/dumpcap.log" 2>&1 &
+    dumpcap=$!
+    sleep 2
+    lan timeout 10 ping -c 4 -i 0.2 -W 2 "$TB_WAN_HOST4" >/dev/null 2>&1 || true
+    wait "$dumpcap" || true
+    n=$(tcpdump -n -r "$pcap" icmp 2>/dev/null | wc -l)
+    if ((n >= 4)); then
+        pass "dpdk-dumpcap captured $n ICMP packets on lan"
+    else
+        fail "dpdk-dumpcap captured the pings on lan" "$n packets; $(tail -n 3 "$workdir/dumpcap.log" | tr '\n' ' ')"
+    fi
 fi
 
 # --- shutdown and counters ----------------------------------------------------
