@@ -205,6 +205,14 @@ perm=$(stat -c '%a' "$dir/a-saved.conf" 2>/dev/null || echo missing)
 expect_rc 0 "gatewayd --check accepts the saved config" "$gatewayd" --check --config "$dir/a-saved.conf"
 grep -q "^ipsec sa out4 out spi 0x1001" "$dir/a-saved.conf" && pass "saved config holds the SAs added at run time" ||
     fail "saved config holds the SAs added at run time"
+ctl_a config show >"$dir/show-before"
+expect_rc 0 "config reload of the saved file" ctl_a config reload "$dir/a-saved.conf"
+ctl_a config show >"$dir/show-after"
+if cmp -s "$dir/show-before" "$dir/show-after"; then
+    pass "the saved config reloads to the same running state"
+else
+    fail "the saved config reloads to the same running state" "$(diff "$dir/show-before" "$dir/show-after" | head -5 | tr '\n' ' ')"
+fi
 cp "$dir/a-saved.conf" "$dir/a-next.conf"
 echo "route 10.77.0.0/16 via 192.0.2.2" >>"$dir/a-next.conf"
 in_a timeout 20 ping -c 150 -i 0.02 -W 1 "$SITES_B_HOST4" >"$dir/ping3" 2>&1 &
