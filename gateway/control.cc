@@ -744,6 +744,23 @@ void Control::register_commands(cp::CommandRegistry& r) {
               reply.views.push_back(std::move(v));
               return reply;
           });
+    r.add("show xdp", "show xdp", "XDP verdict counters per interface (packets, bytes)", [this](CommandArgs args) {
+        if (!args.empty()) {
+            return no_args(args);
+        }
+        if (xdp_.empty()) {
+            return CommandReply::fail(std::string(code::kUnavailable), "no 'xdp port' is configured");
+        }
+        const auto verdicts = xdp_.verdicts();
+        View v{.title = "xdp verdicts", .columns = {"iface", "verdict", "packets", "bytes"}, .rows = {}, .text = {}};
+        for (const auto& x : verdicts) {
+            v.rows.push_back({x.iface, x.verdict, std::to_string(x.packets), std::to_string(x.bytes)});
+        }
+        CommandReply reply;
+        reply.result = {{"verdicts", verdicts}};
+        reply.views.push_back(std::move(v));
+        return reply;
+    });
     r.add("xdp ratelimit", "xdp ratelimit (PPS burst N | off)", "per-source token bucket in XDP",
           [this](CommandArgs args) {
               if (xdp_.empty()) {

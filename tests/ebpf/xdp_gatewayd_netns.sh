@@ -36,6 +36,7 @@ repo=$(cd "$here/../.." && pwd)
 
 gatewayd=${1:?usage: xdp_gatewayd_netns.sh <gatewayd> [<gw-xdp>]}
 gwxdp=${2:-$(dirname "$gatewayd")/../ebpf/gw-xdp}
+gwctl=${3:-$(dirname "$gatewayd")/gwctl}
 if [[ $(id -u) -ne 0 ]]; then
     echo "SKIP: xdp_gatewayd_netns needs root (network namespaces, BPF, hugepages)"
     exit $SKIP
@@ -245,6 +246,28 @@ if ((${blk:-0} >= 3)); then
     pass "rule block $BLOCKED4/32 counted $blk packets (live)"
 else
     fail "rule block $BLOCKED4/32 counted >= 3 packets" "got '${blk}'"
+fi
+
+# --- 3b. the same rule changed at run time with gwctl (maps only, no reload) ------
+ctl() { "$gwctl" -s "/run/gatewayd/$file_prefix.sock" "$@"; }
+xsk=$(ctl --json show xdp | jq '[.verdicts[] | select(.iface == "lan0" and .verdict == "redirect-xsk") | .packets] | add // 0')
+expect_ge "gwctl show xdp: lan0 redirect-xsk" "$xsk" 5
+if ctl xdp blocklist del "$BLOCKED4/32" >"$workdir/unblock" 2>&1 &&
+    lan timeout 10 ping -c 3 -i 0.2 -W 2 -I "$BLOCKED4" "$TB_WAN_HOST4" >"$workdir/ping3b" 2>&1; then
+    pass "gwctl xdp blocklist del: $BLOCKED4 reaches $TB_WAN_HOST4 again"
+else
+    fail "gwctl xdp blocklist del: $BLOCKED4 reaches $TB_WAN_HOST4 again" "$(cat "$workdir/unblock" "$workdir/ping3b" 2>/dev/null | tail -n 3 | tr '\n' ' ')"
+fi
+if ctl xdp blocklist add "$BLOCKED4/32" >"$workdir/block" 2>&1 &&
+    ! lan timeout 10 ping -c 3 -i 0.2 -W 1 -I "$BLOCKED4" "$TB_WAN_HOST4" >/dev/null 2>&1; then
+    pass "gwctl xdp blocklist add: $BLOCKED4 blocked again"
+else
+    fail "gwctl xdp blocklist add: $BLOCKED4 blocked again" "$(tr '\n' ' ' <"$workdir/block")"
+fi
+if ctl xdp blocklist show | grep -q "$BLOCKED4/32"; then
+    pass "gwctl xdp blocklist show lists $BLOCKED4/32"
+else
+    fail "gwctl xdp blocklist show lists $BLOCKED4/32"
 fi
 
 # --- 4. shutdown ---------------------------------------------------------------
