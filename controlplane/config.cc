@@ -502,14 +502,15 @@ private:
         auto& cc = config_.control;
         return pairs(kWhat, t, {"socket", "group"}, [&](std::string_view key, std::string_view value) {
             if (key == "socket") {
-                if (!value.starts_with('/') || value.size() >= kMaxSocketPath) {
-                    return Status(fail("control: socket '{}' must be an absolute path shorter than {} bytes", value,
-                                       kMaxSocketPath));
+                if (!value.starts_with('/') || value.ends_with('/') || value.size() >= kMaxSocketPath) {
+                    return Status(fail("control: socket '{}' must be an absolute file path shorter than {} bytes",
+                                       value, kMaxSocketPath));
                 }
                 cc.socket = value;
                 return Status{};
             }
-            if (value.empty() || value.size() > 32 || !std::ranges::all_of(value, [](char c) {
+            if (value.empty() || value.size() > 32 || std::isdigit(static_cast<unsigned char>(value.front())) ||
+                value.front() == '-' || !std::ranges::all_of(value, [](char c) {
                     return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
                 })) {
                 return Status(fail("control: group '{}' is not a group name", value));

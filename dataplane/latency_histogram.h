@@ -280,8 +280,10 @@ public:
         }
     }
     [[nodiscard]] std::size_t window_filled() const noexcept { return control_.window_filled; }
-    // Forgets what was collected (since-start total and window); the worker's
-    // buffers are untouched.
+    // Forgets what was collected (since-start total and window) and what the
+    // worker recorded before this call: the next collected interval is
+    // discarded. Call try_collect() right after, so that the worker moves to a
+    // fresh buffer at once and what it records from then on is kept.
     void clear_collected() noexcept {
         total_.reset();
         for (std::size_t i = 0; i < window_slots_; ++i) {
@@ -289,10 +291,16 @@ public:
         }
         control_.window_next = 0;
         control_.window_filled = 0;
+        control_.discard_next = true;
     }
 
 private:
     void take(LatencyHistogram& h) noexcept {
+        if (control_.discard_next) {
+            control_.discard_next = false;
+            h.reset();
+            return;
+        }
         window_[control_.window_next] = h;
         control_.window_next = (control_.window_next + 1) % window_slots_;
         control_.window_filled = std::min(control_.window_filled + 1, window_slots_);
@@ -314,6 +322,7 @@ private:
     struct alignas(kLatencyCacheLine) ControlLine {
         uint32_t active = 0;
         bool flip_pending = false;
+        bool discard_next = false;  // clear_collected(): the interval being recorded predates it
         std::size_t window_next = 0;
         std::size_t window_filled = 0;
     } control_;

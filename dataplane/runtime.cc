@@ -153,8 +153,8 @@ Status Dataplane::set_rx_placement(uint16_t port, uint16_t queue, unsigned lcore
 
 unsigned Dataplane::collect_latency() noexcept {
     unsigned n = 0;
-    if (stopped_) {
-        return n;
+    if (stopped_ || !config_.telemetry.latency) {
+        return n;  // with latency off, workers never take a buffer: nothing to collect
     }
     for (auto& tm : queue_tm_) {
         n += tm->latency.try_collect() == LatencyRecorder::Collect::done ? 1 : 0;
@@ -174,6 +174,9 @@ void Dataplane::clear_counters() {
     for (const auto& tm : queue_tm_) {
         b.queues.push_back({tm->rx_packets, tm->rx_bytes, tm->polls, tm->empty_polls});
         tm->latency.clear_collected();
+        if (config_.telemetry.latency && !stopped_) {
+            (void)tm->latency.try_collect();  // the worker moves to a fresh buffer now
+        }
     }
     b.at_ns = realtime_ns();
     baseline_ = std::move(b);

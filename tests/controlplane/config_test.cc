@@ -1,6 +1,7 @@
 // Config grammar: a full good file field by field, defaults, every error
 // class with its line number, rx-queue placement, route port inference,
-// IPv6, load_config, and parse(format(c)) == c.
+// IPv6, load_config, and parse(format(c)) == c; the telemetry and control
+// statements with control_socket_path().
 
 #include "controlplane/config.h"
 
@@ -11,6 +12,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace gw::cp {
@@ -1138,6 +1140,155 @@ TEST(ConfigXdpTest, ErrorsNameTheLine) {
               "gw.conf:6: xdp bypass 203.0.113.0/24: dst-mac 01:00:5e:00:00:01 is not a unicast MAC");
     EXPECT_EQ(err("xdp block 10.0.0.0/8\n"), "gw.conf:5: xdp: rules given but no 'xdp port <name>' to attach them to");
     EXPECT_EQ(err("xdp frob\n"), "gw.conf:5: xdp: unknown keyword 'frob'");
+}
+
+// --- telemetry and control statements ---
+
+// kBase (7 lines) plus `statement` as line 8: the exact error message.
+std::string fail_at_8(std::string_view statement) {
+    return must_fail(with_base(std::string(statement) + "\n"));
+}
+
+TEST(ConfigTelemetryTest, Defaults) {
+    const Config c = must_parse(kBase);
+    EXPECT_TRUE(c.telemetry.latency);
+    EXPECT_EQ(c.telemetry.window_s, 10u);
+    EXPECT_EQ(c.telemetry.prometheus, "");
+    EXPECT_EQ(c.control.socket, "");
+    EXPECT_EQ(c.control.group, "");
+    EXPECT_EQ(c.telemetry, TelemetryConfig{});
+    EXPECT_EQ(c.control, ControlConfig{});
+}
+
+TEST(ConfigTelemetryTest, EveryKeySetsItsField) {
+    const Config c =
+        must_parse(with_base("telemetry latency off window-s 60 prometheus 127.0.0.1:9100\n"
+                             "control socket /run/gw/site-a.sock group gw-admin_1\n"));
+    EXPECT_FALSE(c.telemetry.latency);
+    EXPECT_EQ(c.telemetry.window_s, 60u);
+    EXPECT_EQ(c.telemetry.prometheus, "127.0.0.1:9100");
+    EXPECT_EQ(c.control.socket, "/run/gw/site-a.sock");
+    EXPECT_EQ(c.control.group, "gw-admin_1");
+
+    const Config v6 = must_parse(with_base("telemetry prometheus [::]:65535 window-s 1 latency on\n"));
+    EXPECT_TRUE(v6.telemetry.latency);
+    EXPECT_EQ(v6.telemetry.window_s, 1u);
+    EXPECT_EQ(v6.telemetry.prometheus, "[::]:65535");
+    EXPECT_EQ(must_parse(with_base("telemetry window-s 3600\n")).telemetry.window_s, 3600u);
+    EXPECT_EQ(must_parse(with_base("telemetry prometheus [2001:db8::1]:1\n")).telemetry.prometheus, "[2001:db8::1]:1");
+}
+
+TEST(ConfigTelemetryTest, RepeatedStatementsOverrideOnlyGivenKeys) {
+    const Config c =
+        must_parse(with_base("telemetry latency off prometheus 0.0.0.0:9100\n"
+                             "telemetry window-s 5\n"
+                             "telemetry prometheus off\n"
+                             "control socket /run/a.sock\n"
+                             "control group wheel\n"
+                             "control socket /run/b.sock\n"));
+    EXPECT_FALSE(c.telemetry.latency);
+    EXPECT_EQ(c.telemetry.window_s, 5u);
+    EXPECT_EQ(c.telemetry.prometheus, "") << "'off' removes the exposer";
+    EXPECT_EQ(c.control.socket, "/run/b.sock");
+    EXPECT_EQ(c.control.group, "wheel");
+    EXPECT_TRUE(must_parse(with_base("telemetry latency off\ntelemetry latency on\n")).telemetry.latency);
+}
+
+TEST(ConfigTelemetryTest, ControlSocketPathDefaultsToTheFilePrefix) {
+    EXPECT_EQ(control_socket_path(Config{}), "/run/gatewayd/gatewayd.sock");
+    EXPECT_EQ(control_socket_path(must_parse(kFull)), "/run/gatewayd/gw-a.sock") << "kFull: eal file-prefix gw-a";
+    EXPECT_EQ(control_socket_path(must_parse("eal file-prefix site.b\ncontrol group adm\n")),
+              "/run/gatewayd/site.b.sock");
+    EXPECT_EQ(control_socket_path(must_parse("eal file-prefix site-b\ncontrol socket /tmp/gw.sock\n")), "/tmp/gw.sock")
+        << "an explicit socket wins over the prefix";
+}
+
+TEST(ConfigTelemetryTest, SocketPathAndGroupLimitsAreInclusive) {
+    const std::string longest_path = "/" + std::string(106, 's');  // 107 bytes + NUL fill sun_path
+    EXPECT_EQ(must_parse(with_base("control socket " + longest_path + "\n")).control.socket, longest_path);
+    EXPECT_EQ(
+        fail_at_8("control socket " + longest_path + "s"),
+        "gw.conf:8: control: socket '" + longest_path + "s' must be an absolute file path shorter than 108 bytes");
+    const std::string longest_group(32, 'g');
+    EXPECT_EQ(must_parse(with_base("control group " + longest_group + "\n")).control.group, longest_group);
+    EXPECT_EQ(fail_at_8("control group " + longest_group + "g"),
+              "gw.conf:8: control: group '" + longest_group + "g' is not a group name");
+}
+
+TEST(ConfigTelemetryTest, ErrorsNameTheLine) {
+    const std::vector<std::pair<std::string_view, std::string_view>> cases = {
+        {"telemetry", "telemetry: expected at least one of latency, window-s, prometheus"},
+        {"telemetry frob 1", "telemetry: unknown keyword 'frob'"},
+        {"telemetry latency", "telemetry: missing value for 'latency'"},
+        {"telemetry latency yes", "telemetry: latency 'yes' is neither 'on' nor 'off'"},
+        {"telemetry latency ON", "telemetry: latency 'ON' is neither 'on' nor 'off'"},
+        {"telemetry latency on latency off", "telemetry: 'latency' given twice"},
+        {"telemetry window-s 5 latency on window-s 6", "telemetry: 'window-s' given twice"},
+        {"telemetry prometheus off prometheus off", "telemetry: 'prometheus' given twice"},
+        {"telemetry window-s", "telemetry: missing value for 'window-s'"},
+        {"telemetry window-s 0", "telemetry: window-s 0 out of range 1..3600"},
+        {"telemetry window-s 3601", "telemetry: window-s 3601 out of range 1..3600"},
+        {"telemetry window-s 99999999999999999999999",
+         "telemetry: window-s 99999999999999999999999 out of range 1..3600"},
+        {"telemetry window-s ten", "telemetry: window-s 'ten' is not a number"},
+        {"telemetry window-s -1", "telemetry: window-s '-1' is not a number"},
+        {"telemetry window-s 10s", "telemetry: window-s '10s' is not a number"},
+        {"telemetry prometheus", "telemetry: missing value for 'prometheus'"},
+        {"telemetry prometheus 9100", "telemetry: prometheus '9100' is not <IPv4>:<port> or [<IPv6>]:<port>"},
+        {"telemetry prometheus localhost:9100",
+         "telemetry: prometheus 'localhost:9100' is not <IPv4>:<port> or [<IPv6>]:<port>"},
+        {"telemetry prometheus 127.0.0.1:",
+         "telemetry: prometheus '127.0.0.1:' is not <IPv4>:<port> or [<IPv6>]:<port>"},
+        {"telemetry prometheus 127.0.0.1:65536",
+         "telemetry: prometheus '127.0.0.1:65536' is not <IPv4>:<port> or [<IPv6>]:<port>"},
+        {"telemetry prometheus 127.0.0.1:http",
+         "telemetry: prometheus '127.0.0.1:http' is not <IPv4>:<port> or [<IPv6>]:<port>"},
+        {"telemetry prometheus ::1:9100", "telemetry: prometheus '::1:9100' is not <IPv4>:<port> or [<IPv6>]:<port>"},
+        {"telemetry prometheus [127.0.0.1]:9100",
+         "telemetry: prometheus '[127.0.0.1]:9100' is not <IPv4>:<port> or [<IPv6>]:<port>"},
+        {"telemetry prometheus [::1:9100", "telemetry: prometheus '[::1:9100' is not <IPv4>:<port> or [<IPv6>]:<port>"},
+        {"control", "control: expected at least one of socket, group"},
+        {"control user root", "control: unknown keyword 'user'"},
+        {"control socket", "control: missing value for 'socket'"},
+        {"control socket /a group", "control: missing value for 'group'"},
+        {"control socket run/gw.sock",
+         "control: socket 'run/gw.sock' must be an absolute file path shorter than 108 bytes"},
+        {"control socket /a.sock socket /b.sock", "control: 'socket' given twice"},
+        {"control group a group b", "control: 'group' given twice"},
+        {"control group gw.adm", "control: group 'gw.adm' is not a group name"},
+        {"control group gw$", "control: group 'gw$' is not a group name"},
+    };
+    for (const auto& [statement, reason] : cases) {
+        EXPECT_EQ(fail_at_8(statement), "gw.conf:8: " + std::string(reason));
+    }
+}
+
+TEST(ConfigTelemetryTest, FormatRoundTrip) {
+    Config c = must_parse(kBase);
+    c.telemetry = TelemetryConfig{.latency = false, .window_s = 30, .prometheus = "[::]:9100"};
+    c.control = ControlConfig{.socket = "/run/gw/a.sock", .group = "gwctl"};
+    const std::string text = format_config(c);
+    EXPECT_TRUE(
+        text.ends_with("telemetry latency off window-s 30 prometheus [::]:9100\n"
+                       "control socket /run/gw/a.sock group gwctl\n"))
+        << text;
+    EXPECT_EQ(without_lines(must_parse(text)), without_lines(c)) << text;
+    EXPECT_EQ(format_config(must_parse(text)), text);
+
+    // One key off its default writes the whole telemetry statement; control only what is set.
+    Config only;
+    only.telemetry.prometheus = "127.0.0.1:9100";
+    only.control.group = "adm";
+    EXPECT_EQ(format_config(only),
+              "telemetry latency on window-s 10 prometheus 127.0.0.1:9100\n"
+              "control group adm\n");
+    EXPECT_EQ(must_parse(format_config(only)), only);
+    Config socket_only;
+    socket_only.control.socket = "/tmp/x.sock";
+    EXPECT_EQ(format_config(socket_only), "control socket /tmp/x.sock\n");
+    EXPECT_EQ(must_parse(format_config(socket_only)), socket_only);
+    EXPECT_EQ(format_config(must_parse(kBase)).find("telemetry"), std::string::npos) << "defaults write nothing";
+    EXPECT_EQ(format_config(must_parse(kBase)).find("control"), std::string::npos);
 }
 
 }  // namespace

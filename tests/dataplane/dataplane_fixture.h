@@ -124,7 +124,8 @@ protected:
 
     // Copies `frame` into an mbuf of the data plane's pool and queues it on port `port`'s rx ring.
     void inject(uint16_t port, std::span<const uint8_t> frame);
-    // One worker round over every rx queue, then a tx flush. Returns the packets received.
+    // One round of the first worker over its rx queues, then a tx flush (outside
+    // the round, so the packets it sends record no latency). Returns the packets received.
     uint16_t poll_worker();
     // Injects the frames on `port` (one burst) and runs one worker round.
     void send(uint16_t port, const std::vector<Bytes>& frames);
