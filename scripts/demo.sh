@@ -218,6 +218,24 @@ ttl_step() {
 }
 step "ping -t 1 $TB_WAN_HOST4: time exceeded from $TB_LAN_GW4" ttl_step || true
 
+# --- the operator's view: gwctl on the control socket ----------------------------------
+gwctl="$(dirname "$gatewayd")/gwctl"
+ctl() { "$gwctl" -s "/run/gatewayd/$file_prefix.sock" "$@"; }
+step "gwctl show interface" ctl show interface || true
+step "gwctl show runtime (load, cycles per packet per stage)" ctl show runtime || true
+step "gwctl show latency (residence time percentiles)" ctl show latency || true
+route_step() { # a route added and removed at run time: traffic to it is dropped and counted
+    local before after
+    before=$(ctl --json show errors | jq '[.errors[] | select(.reason == "blackhole") | .packets] | add')
+    ctl ip route add 10.0.2.0/28 blackhole &&
+        { lan timeout 5 ping -c 3 -i 0.2 -W 1 "$TB_WAN_HOST4" || true; } &&
+        ctl ip route del 10.0.2.0/28 &&
+        lan timeout 10 ping -c 2 -i 0.2 -W 2 "$TB_WAN_HOST4" >/dev/null &&
+        after=$(ctl --json show errors | jq '[.errors[] | select(.reason == "blackhole") | .packets] | add') &&
+        echo "blackhole drops: $before -> $after" && ((after >= before + 3))
+}
+step "gwctl ip route add/del at run time (blackhole drops counted, then forwarding again)" route_step || true
+
 # --- shutdown ------------------------------------------------------------------------
 banner "stop gatewayd"
 if gw_stop 15 && [[ $GW_RC == 0 ]]; then
@@ -276,6 +294,8 @@ if ((ipsec)); then
                 ((clear == 0))
             }
             step "the WAN carried only ESP" wan_step || true
+            step "gwctl show ipsec sa on gateway A" "$(dirname "$gatewayd")/gwctl" \
+                -s "/run/gatewayd/$sites_prefix-gwa.sock" show ipsec sa || true
         else
             record "gateways A and B ready" FAIL
         fi
