@@ -19,7 +19,7 @@ packages=(
     libfmt-dev libcli11-dev nlohmann-json3-dev prometheus-cpp-dev libedit-dev
     # tests
     libgtest-dev libgmock-dev python3-scapy python3-cryptography iperf3 iproute2 iputils-ping procps
-    tcpdump kmod ethtool jq
+    tcpdump kmod ethtool jq curl
     # metrics exporter test: promtool checks the exposition text and the dashboard's PromQL
     # (Debian ships it in `prometheus`, whose server is kept from running: see below)
     prometheus
