@@ -30,6 +30,7 @@
 #include "dataplane/port.h"
 #include "pktgen/gwgen/generator.h"
 #include "pktgen/gwgen/lanes.h"
+#include "tests/common/eal_environment.h"
 #include "tests/dataplane/packet_builder.h"
 
 namespace gw::gen {
@@ -585,46 +586,12 @@ TEST_F(GwgenGenerator, SetupErrorsNameTheCause) {
     EXPECT_NE(h.error().message.find("net_nosuchpmd0"), std::string::npos) << h.error().message;
 }
 
-// ---- EAL ---------------------------------------------------------------------------------
-
-class EalEnvironment : public ::testing::Environment {
-public:
-    void SetUp() override {
-        log::set_level(log::Level::error);
-        std::vector<std::string> args = {"gwgen_lane_test",
-                                         "-l",
-                                         "0,1",
-                                         "--no-huge",
-                                         "--no-shconf",
-                                         "-m",
-                                         "512",
-                                         "--no-pci",
-                                         "--no-telemetry",
-                                         "--log-level=error",
-                                         "--file-prefix=gwgen-test" + std::to_string(getpid())};
-        std::vector<char*> argv;
-        for (auto& a : args) {
-            argv.push_back(a.data());
-        }
-        ASSERT_GE(rte_eal_init(static_cast<int>(argv.size()), argv.data()), 0) << rte_strerror(rte_errno);
-        runtime_dir_ = rte_eal_get_runtime_dir();
-    }
-    void TearDown() override {
-        if (!runtime_dir_.empty()) {
-            EXPECT_EQ(rte_eal_cleanup(), 0);
-            ::rmdir(runtime_dir_.c_str());
-        }
-    }
-
-private:
-    std::string runtime_dir_;
-};
-
 }  // namespace
 }  // namespace gw::gen
 
 int main(int argc, char** argv) {
     ::testing::InitGoogleTest(&argc, argv);
-    ::testing::AddGlobalTestEnvironment(new gw::gen::EalEnvironment());
+    ::testing::AddGlobalTestEnvironment(
+        new gw::test::EalEnvironment("gwgen_lane_test", "gwgen-test", gw::log::Level::error));
     return RUN_ALL_TESTS();
 }
