@@ -58,6 +58,46 @@ Result<uint16_t> probe_port(std::string_view devargs) {
     return port_id;
 }
 
+namespace {
+
+// configure_port's steps after rte_eth_dev_configure: queues, MAC, start, promiscuous mode.
+Status setup_and_start(uint16_t port_id, const cp::PortConfig& config, const PortQueues& q, rte_mempool* pool) {
+    uint16_t rx_desc = config.rx_desc;
+    uint16_t tx_desc = config.tx_desc;
+    if (int rc = rte_eth_dev_adjust_nb_rx_tx_desc(port_id, &rx_desc, &tx_desc); rc != 0) {
+        return make_errno_error(rc, "port '{}': descriptor counts rejected: {}", config.name, rte_strerror(-rc));
+    }
+    const int socket = rte_eth_dev_socket_id(port_id);
+    for (uint16_t i = 0; i < q.rx; ++i) {
+        if (int rc = rte_eth_rx_queue_setup(port_id, i, rx_desc, socket, nullptr, pool); rc != 0) {
+            return make_errno_error(rc, "port '{}': rx queue {} setup failed: {}", config.name, i, rte_strerror(-rc));
+        }
+    }
+    for (uint16_t i = 0; i < q.tx; ++i) {
+        if (int rc = rte_eth_tx_queue_setup(port_id, i, tx_desc, socket, nullptr); rc != 0) {
+            return make_errno_error(rc, "port '{}': tx queue {} setup failed: {}", config.name, i, rte_strerror(-rc));
+        }
+    }
+    if (config.mac) {
+        rte_ether_addr mac;
+        std::memcpy(mac.addr_bytes, config.mac->bytes.data(), RTE_ETHER_ADDR_LEN);
+        if (int rc = rte_eth_dev_default_mac_addr_set(port_id, &mac); rc != 0) {
+            return make_errno_error(rc, "port '{}': cannot set MAC: {}", config.name, rte_strerror(-rc));
+        }
+    }
+    if (int rc = rte_eth_dev_start(port_id); rc != 0) {
+        return make_errno_error(rc, "port '{}': start failed: {}", config.name, rte_strerror(-rc));
+    }
+    if (config.promiscuous) {
+        if (int rc = rte_eth_promiscuous_enable(port_id); rc != 0 && rc != -ENOTSUP) {
+            log::warn("port '{}': cannot enable promiscuous mode: {}", config.name, rte_strerror(-rc));
+        }
+    }
+    return {};
+}
+
+}  // namespace
+
 Result<PortQueues> configure_port(uint16_t port_id, const cp::PortConfig& config, uint16_t tx_wanted,
                                   rte_mempool* pool) {
     rte_eth_dev_info info{};
@@ -90,36 +130,11 @@ Result<PortQueues> configure_port(uint16_t port_id, const cp::PortConfig& config
         return make_errno_error(rc, "port '{}': configure {} rx / {} tx queues, mtu {} failed: {}", config.name, q.rx,
                                 q.tx, config.mtu, rte_strerror(-rc));
     }
-    uint16_t rx_desc = config.rx_desc;
-    uint16_t tx_desc = config.tx_desc;
-    if (int rc = rte_eth_dev_adjust_nb_rx_tx_desc(port_id, &rx_desc, &tx_desc); rc != 0) {
-        return make_errno_error(rc, "port '{}': descriptor counts rejected: {}", config.name, rte_strerror(-rc));
-    }
-    const int socket = rte_eth_dev_socket_id(port_id);
-    for (uint16_t i = 0; i < q.rx; ++i) {
-        if (int rc = rte_eth_rx_queue_setup(port_id, i, rx_desc, socket, nullptr, pool); rc != 0) {
-            return make_errno_error(rc, "port '{}': rx queue {} setup failed: {}", config.name, i, rte_strerror(-rc));
-        }
-    }
-    for (uint16_t i = 0; i < q.tx; ++i) {
-        if (int rc = rte_eth_tx_queue_setup(port_id, i, tx_desc, socket, nullptr); rc != 0) {
-            return make_errno_error(rc, "port '{}': tx queue {} setup failed: {}", config.name, i, rte_strerror(-rc));
-        }
-    }
-    if (config.mac) {
-        rte_ether_addr mac;
-        std::memcpy(mac.addr_bytes, config.mac->bytes.data(), RTE_ETHER_ADDR_LEN);
-        if (int rc = rte_eth_dev_default_mac_addr_set(port_id, &mac); rc != 0) {
-            return make_errno_error(rc, "port '{}': cannot set MAC: {}", config.name, rte_strerror(-rc));
-        }
-    }
-    if (int rc = rte_eth_dev_start(port_id); rc != 0) {
-        return make_errno_error(rc, "port '{}': start failed: {}", config.name, rte_strerror(-rc));
-    }
-    if (config.promiscuous) {
-        if (int rc = rte_eth_promiscuous_enable(port_id); rc != 0 && rc != -ENOTSUP) {
-            log::warn("port '{}': cannot enable promiscuous mode: {}", config.name, rte_strerror(-rc));
-        }
+    if (auto st = setup_and_start(port_id, config, q, pool); !st) {
+        // Queues set up so far may hold mbufs of `pool`, which the caller frees on this
+        // error: close the port so that none of them outlives it.
+        rte_eth_dev_close(port_id);
+        return std::unexpected(st.error());
     }
     return q;
 }

@@ -33,6 +33,9 @@ struct PortQueues {
 // Configures rx/tx queues (RSS when rx > 1), descriptors, MTU, MAC and
 // promiscuous mode, and starts the port. `tx_wanted` is one queue per
 // transmitting lcore; a port that offers fewer gets as many as it has.
+// On an error after the device accepted its configuration (queue setup, MAC,
+// start), the port is closed: no queue is left holding `pool`, which the
+// caller may free at once, and the port id is no longer valid.
 [[nodiscard]] Result<PortQueues> configure_port(uint16_t port_id, const cp::PortConfig& config, uint16_t tx_wanted,
                                                 rte_mempool* pool);
 
