@@ -39,9 +39,31 @@ leftovers >"$work/before"
 exec 9>/tmp/gw-bench.lock
 flock -w 60 9 || { echo "skip: /tmp/gw-bench.lock held by a benchmark for over 60 s"; exit 77; }
 rc=0
-timeout 150 "$validate" --quick --scenarios forward,encrypt --out "$out" 9>&- || rc=$?
+# --keep-work: the raw results (gwgen's and the gateways' logs) are shown when a check
+# fails, then removed.
+timeout 150 "$validate" --quick --scenarios forward,encrypt --out "$out" --keep-work 9>&- \
+    2> >(tee "$work/validate.err" >&2) || rc=$?
 flock -u 9
 echo "validate.sh exit code $rc"
+kept=$(sed -n 's/^validate: raw results kept in //p' "$work/validate.err" 2>/dev/null || true)
+# What the run wrote, for a failed check: the tail of every log and each search's trials.
+show_raw() {
+    [[ -n $kept && -d $kept ]] || return 0
+    local f
+    echo "--- raw results ($kept) ---"
+    while IFS= read -r f; do
+        echo "== ${f#"$kept"/}"
+        tail -n 12 "$f"
+    done < <(find "$kept" -name '*.log' | sort)
+    while IFS= read -r f; do
+        echo "== ${f#"$kept"/}"
+        jq -c '.rfc2544.verdicts // empty | .[] | {load, offered_pps, frame_loss_ratio, generator_limited, pass}' "$f" 2>/dev/null || true
+    done < <(find "$kept" -name 'search.json' | sort)
+}
+remove_kept() {
+    if [[ -n $kept && -d $kept ]]; then rm -rf "$kept"; fi
+}
+trap 'remove_kept; rm -rf "$work"' EXIT
 
 failures=0
 ok() { echo "ok: $1"; }
@@ -99,7 +121,7 @@ check "every figure has its command" \
     '([.scenarios[] | .search_command != null and ([.loads[].command != null] | all)] | all)
      and .ceilings.crypto.commands.enc != null and .ceilings.io.imix.command_gwgen != null'
 if command -v gnuplot >/dev/null; then
-    n=$(find "$work/report" -name '*.png' 2>/dev/null | wc -l)
+    n=$(find "$work/report" -name '*.png' 2>/dev/null | wc -l || true)
     if ((n >= 6)); then ok "$n plots"; else fail "expected 6 plots, found $n"; fi
     if grep -q '!\[forward-imix-load90-cdf.png\](report/forward-imix-load90-cdf.png)' "$out"; then
         ok "plots referenced from the report"
@@ -108,7 +130,10 @@ if command -v gnuplot >/dev/null; then
     fi
 fi
 
-# Nothing left behind (compared with what existed before: a --keep-work run keeps its own).
+# Nothing left behind (compared with what existed before), once the kept raw results are
+# shown and removed.
+if ((failures)); then show_raw; fi
+remove_kept
 left=$(comm -13 "$work/before" <(leftovers))
 if [[ -z $left ]]; then ok "no process, runtime directory, socket or work directory left"; else
     fail "left behind: $left"
