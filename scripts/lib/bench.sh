@@ -13,6 +13,9 @@
 # bench_measure, bench_stop, bench_gen_pps, bench_median, bench_mpps. Uses $BENCH_WORK (a temp dir,
 # removed on exit) and the memif socket $BENCH_SOCK.
 
+# shellcheck source=procs.sh
+source "$(dirname "${BASH_SOURCE[0]}")/procs.sh"
+
 BENCH_GW_MAC=02:00:00:00:01:01
 _bench_pids=()
 
@@ -102,11 +105,7 @@ bench_measure() {
 }
 
 bench_stop() {
-    local p
-    for p in "${_bench_pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done
-    for p in "${_bench_pids[@]}"; do
-        timeout 15 tail --pid="$p" -f /dev/null 2>/dev/null || kill -KILL "$p" 2>/dev/null || true
-    done
+    procs_stop 15 "${_bench_pids[@]}"
     _bench_pids=()
     rm -f "$BENCH_SOCK"
 }

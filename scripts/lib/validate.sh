@@ -33,6 +33,9 @@ VAL_MEMIF_RSIZE=${VAL_MEMIF_RSIZE:-12}
 # shellcheck disable=SC2034  # used by scripts/validate.sh
 VAL_STREAM_FIELDS="payload=text src=10.10.0.2 dst=10.20.0.2 dport=1000-1063"
 
+# shellcheck source=procs.sh
+source "$(dirname "${BASH_SOURCE[0]}")/procs.sh"
+
 _val_pids=()
 
 _val_log() { echo "validate: $*" >&2; }
@@ -171,11 +174,7 @@ val_stop() {
 }
 
 val_cleanup() {
-    local p
-    for p in "${_val_pids[@]}"; do kill -INT "$p" 2>/dev/null || true; done
-    for p in "${_val_pids[@]}"; do
-        timeout 15 tail --pid="$p" -f /dev/null 2>/dev/null || kill -KILL "$p" 2>/dev/null || true
-    done
+    procs_stop 15 "${_val_pids[@]}"
     _val_pids=()
     if [[ -n ${VAL_PREFIX:-} ]]; then
         rm -rf /var/run/dpdk/"$VAL_PREFIX"-* 2>/dev/null || true
