@@ -46,8 +46,13 @@ timeout 150 "$validate" --quick --scenarios forward,encrypt --out "$out" --keep-
 flock -u 9
 echo "validate.sh exit code $rc"
 kept=$(sed -n 's/^validate: raw results kept in //p' "$work/validate.err" 2>/dev/null || true)
-# What the run wrote, for a failed check: the tail of every log and each search's trials.
+# What the run wrote, for a failed check: what else used the CPUs in each phase, the tail
+# of every log and each search's trials.
 show_raw() {
+    echo "--- other processes' CPU use per phase (CPUs) ---"
+    jq -r '.host_activity // {} | to_entries[]
+        | "\(.key): mean \(.value.foreign_cpu_mean) max \(.value.foreign_cpu_max) top \(.value.top[0:3])"' \
+        "$json" 2>/dev/null || true
     [[ -n $kept && -d $kept ]] || return 0
     local f
     echo "--- raw results ($kept) ---"
