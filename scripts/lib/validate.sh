@@ -550,7 +550,6 @@ profiles = meta.get("profiles", "").split()
 scenarios = meta.get("scenarios", "").split()
 loads = [float(x) for x in meta.get("loads", "10 50 90").split()]
 mix_weights = {int(s): int(w) for s, w in (x.split(":") for x in meta.get("imix", "64:7,576:4,1400:1").split(","))}
-tsc_hz = None
 failures = []
 
 
@@ -603,7 +602,6 @@ for d in ("enc", "dec"):
             crypto[d][size] = float(m.group(3)) * 1e6
             if d == "enc":
                 crypto["cycles_enc"][size] = int(m.group(5))
-                tsc_hz = tsc_hz or None
 
 lz4 = {}
 for payload in ("text", "random"):
@@ -623,13 +621,6 @@ for payload in ("text", "random"):
                 "pps": float(m.group(5)) * 1e6, "gbps": float(m.group(6)), "cycles_per_packet": int(m.group(7)),
                 "decompress_pps": float(m.group(8)) * 1e6, "decompress_gbps": float(m.group(9))}
     lz4[payload] = entry
-
-
-def gwgen_summary(path):
-    j = load(path)
-    if j is None:
-        return None
-    return j
 
 
 def rfc_summary(j):
@@ -733,7 +724,7 @@ io = {}
 for p in profiles:
     rounds = []
     for n, d in rounds_of(os.path.join(ceil_dir, f"io-{p}")):
-        j = gwgen_summary(os.path.join(d, "search.json"))
+        j = load(os.path.join(d, "search.json"))
         rounds.append({"round": n, "rfc2544": rfc_summary(j) if j else None,
                        "command_gwgen": cmd(os.path.join(d, "search")),
                        "command_testpmd": [c for c in (cmd(os.path.join(d, x))
@@ -794,7 +785,7 @@ for s in scenarios:
             continue
         rounds = []
         for n, d in rounds_of(base):
-            j = gwgen_summary(os.path.join(d, "search.json"))
+            j = load(os.path.join(d, "search.json"))
             rounds.append({"round": n, "rfc2544": rfc_summary(j) if j else None,
                            "search_command": cmd(os.path.join(d, "search")),
                            "gateway_commands": {side: cmd(os.path.join(d, f"gw-{side}")) for side in ("a", "b")},
@@ -814,7 +805,7 @@ for s in scenarios:
         if os.path.isdir(ld_dir):
             for pct in loads:
                 ld = os.path.join(ld_dir, f"load-{pct:g}")
-                rj = gwgen_summary(os.path.join(ld, "run.json"))
+                rj = load(os.path.join(ld, "run.json"))
                 row = {"load_pct": pct, "command": cmd(os.path.join(ld, "run")),
                        "gwgen_rc": (read(os.path.join(ld, "run.rc"), "") or "").strip(),
                        "gwgen": run_summary(rj, p) if rj else None,
