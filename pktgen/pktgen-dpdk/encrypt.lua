@@ -10,7 +10,8 @@
 --   pktgen -l 0-4 -n 4 -a <port0 PCI> -a <port1 PCI> -- -P -m "[1:2].0, [3:4].1" -f encrypt.lua
 -- While it runs, `gwctl show ipsec sa` on each gateway shows the SA packet counters
 -- growing and no replay or authentication drops.
--- Run on Pktgen-DPDK 23.06.1 over virtual ports (README.md); not on NICs or gateways yet.
+-- Run on Pktgen-DPDK 23.06.1 over virtual ports, through two gatewayd with these SAs
+-- (README.md, run-vdev.sh --gateways); not on NICs yet.
 
 -- Settings already in GW_SCENARIO (trial length, MACs, quit, ...) are kept.
 GW_SCENARIO = GW_SCENARIO or {}
