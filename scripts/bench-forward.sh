@@ -19,6 +19,7 @@
 # itself under that load (gwctl show latency at the end of the run).
 #
 # usage: scripts/bench-forward.sh [--duration S] [--rounds N] [--sizes "64 1400"] [--telemetry] [--out FILE]
+# env: BENCH_GATEWAYD  the gatewayd to measure (default build/gateway/gatewayd)
 # Needs root, hugepages (scripts/setup-host.sh) and a build (ninja -C build).
 # Not part of the test suite: results depend on the machine and its load.
 set -euo pipefail
@@ -39,6 +40,8 @@ while (($#)); do
     esac
 done
 
+# Named in the report's command line when set (a build other than build/).
+env_prefix=${BENCH_GATEWAYD:+BENCH_GATEWAYD=$BENCH_GATEWAYD }
 BENCH_NAME=gwbench-fwd
 # shellcheck source=lib/bench.sh
 source "$(dirname "$0")/lib/bench.sh"
@@ -64,7 +67,7 @@ if ((telemetry)); then
     report=""
     line() { report+="$1"$'\n'; echo "$1"; }
     line "# Telemetry cost benchmark ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs))"
-    line "command: scripts/bench-forward.sh --telemetry --duration $duration --rounds $rounds --sizes \"$sizes\""
+    line "command: ${env_prefix}scripts/bench-forward.sh --telemetry --duration $duration --rounds $rounds --sizes \"$sizes\""
     line ""
     line "| frame | testpmd io-fwd (Mpps) | gatewayd latency off (Mpps) | gatewayd latency on (Mpps) | cost | on/ceiling | p50 / p99 / p99.9 residence (last round) |"
     line "|---:|---:|---:|---:|---:|---:|---|"
@@ -97,7 +100,7 @@ fi
 report=""
 line() { report+="$1"$'\n'; echo "$1"; }
 line "# Forwarding benchmark ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs))"
-line "command: scripts/bench-forward.sh --duration $duration --rounds $rounds --sizes \"$sizes\""
+line "command: ${env_prefix}scripts/bench-forward.sh --duration $duration --rounds $rounds --sizes \"$sizes\""
 line ""
 line "| frame | testpmd io-fwd (Mpps) | gatewayd (Mpps) | ratio | gatewayd drops | mbufs leaked |"
 line "|---:|---:|---:|---:|---:|---:|"

@@ -21,7 +21,8 @@ _bench_pids=()
 
 bench_init() {
     BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-    BENCH_GATEWAYD=$BENCH_ROOT/build/gateway/gatewayd
+    # BENCH_GATEWAYD: another build's gatewayd, to compare builds against the same ceiling.
+    BENCH_GATEWAYD=${BENCH_GATEWAYD:-$BENCH_ROOT/build/gateway/gatewayd}
     BENCH_TESTPMD=$(command -v dpdk-testpmd || true)
     [[ $(id -u) -eq 0 ]] || { echo "$BENCH_NAME: must run as root" >&2; exit 1; }
     [[ -x $BENCH_GATEWAYD ]] || { echo "$BENCH_NAME: build gatewayd first (ninja -C build)" >&2; exit 1; }
