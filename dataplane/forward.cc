@@ -558,15 +558,23 @@ void flush_tx_port(LcoreContext& ctx, uint16_t port) noexcept {
         const uint64_t end = rte_rdtsc();
         ctx.counters.stage(Stage::tx, sent, end - start);
         ctx.nested_cycles += end - start;
-        for (uint16_t i = 0; i < sent; ++i) {
+        // Every packet of this tx burst leaves at `start`, and the packets of one rx burst
+        // share a stamp: one record_n per run of equal stamps, not one record per packet.
+        for (uint16_t i = 0; i < sent;) {
             const uint64_t s = stamps[i];
+            uint16_t end_of_run = i + 1;
+            while (end_of_run < sent && stamps[end_of_run] == s) {
+                ++end_of_run;
+            }
+            const uint16_t run = end_of_run - i;
+            i = end_of_run;
             const auto slot = static_cast<uint16_t>(s & 0xff);
             if (s == 0 || slot >= kMaxQueuesPerWorker || ctx.latency[slot] == nullptr) [[unlikely]] {
                 continue;
             }
             // TSC difference modulo 2^56, the width the stamp keeps.
             const uint64_t cycles = ((start << 8) - (s & ~uint64_t{0xff})) >> 8;
-            ctx.latency[slot]->record(cycles_to_ns(cycles, ctx.ns_mult));
+            ctx.latency[slot]->record_n(cycles_to_ns(cycles, ctx.ns_mult), run);
         }
     }
 }

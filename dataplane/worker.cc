@@ -96,7 +96,9 @@ uint16_t Worker::poll_once(uint64_t now_tsc) noexcept {
         flush_tx(ctx_);
     }
     end_round(rx);
-    const uint64_t elapsed = rte_rdtsc() - now_tsc;
+    // A timed busy round has just read the TSC after its last poll (and end_round is a
+    // store per queue): that mark ends the round too.
+    const uint64_t elapsed = (timed && total != 0 ? mark : rte_rdtsc()) - now_tsc;
     ctx_.counters.total_cycles += elapsed;
     ctx_.counters.busy_cycles += total != 0 ? elapsed : 0;
     return total;

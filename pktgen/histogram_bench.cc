@@ -2,7 +2,7 @@
 // "measure what recording costs per packet").
 //
 // Records N values (default 10^8) from a precomputed table of 4096 (so neither an RNG
-// nor a TSC read is in the loop) in four shapes:
+// nor a TSC read is in the loop) in these shapes:
 //   baseline   the same loop summing the values instead (loop + table load overhead)
 //   spread     LatencyHistogram::record of lognormal values (median ~10 us, many buckets)
 //   same       record of one value (every increment hits the same bucket: the
@@ -11,7 +11,9 @@
 //              count/sum/min/max go through memory every time, as they do when other
 //              packet work runs between records (the loops above keep them in registers)
 //   burst      record_burst of 32 values, barrier per burst (state in registers per burst)
-//   recorder   LatencyRecorder::begin_burst, record_burst(32), end_burst (the worker's shape)
+//   run        record_n of one value for 32 samples, barrier per call (the worker's tx
+//              flush: the packets of one rx burst share a stamp and a tx burst's send time)
+//   recorder   LatencyRecorder::begin_burst, record_burst(32), end_burst
 //
 // usage: gw-histogram-bench [--records N]
 // output: one line per shape: "<shape> records <n> ns_per_record <x> tsc_per_record <y>"
@@ -125,6 +127,15 @@ int main(int argc, char** argv) {
         }
     });
     report("burst", records, burst_only, h->percentile(50));
+
+    h->reset();
+    const Result run = timed([&] {
+        for (uint64_t i = 0; i < records; i += kBurst) {
+            h->record_n(values[(i / kBurst) & (kTable - 1)], kBurst);
+            asm volatile("" ::: "memory");
+        }
+    });
+    report("run", records, run, h->percentile(50));
 
     auto rec = std::make_unique<gw::dp::LatencyRecorder>(1);
     const Result burst = timed([&] {
