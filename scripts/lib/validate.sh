@@ -382,6 +382,16 @@ val_io_chain_stop() {
     VAL_IO_PIDS=()
 }
 
+# _val_ceiling_run BASE CMD...: CMD pinned to the DUT's CPU, bounded to 120 s; the command
+# line to BASE.cmd, its output to BASE.txt (the report reads both).
+_val_ceiling_run() {
+    local base=$1
+    shift
+    local cmd=(taskset -c "$VAL_DUT_CPU" "$@")
+    _val_quote "${cmd[@]}" >"$base.cmd"
+    timeout 120 "${cmd[@]}" >"$base.txt" 2>&1 || true
+}
+
 # val_crypto_ceiling DIR SECONDS SIZES...: raw ipsec-mb AES-128-GCM on the DUT's CPU,
 # encrypt and decrypt: DIR/crypto-{enc,dec}.{txt,cmd}.
 val_crypto_ceiling() {
@@ -391,9 +401,7 @@ val_crypto_ceiling() {
     for dir_name in enc dec; do
         flag=()
         if [[ $dir_name == dec ]]; then flag=(--decrypt); fi
-        local cmd=(taskset -c "$VAL_DUT_CPU" "$VAL_CRYPTO" --seconds "$secs" "${flag[@]}" "$@")
-        _val_quote "${cmd[@]}" >"$dir/crypto-$dir_name.cmd"
-        timeout 120 "${cmd[@]}" >"$dir/crypto-$dir_name.txt" 2>&1 || true
+        _val_ceiling_run "$dir/crypto-$dir_name" "$VAL_CRYPTO" --seconds "$secs" "${flag[@]}" "$@"
     done
 }
 
@@ -405,9 +413,7 @@ val_lz4_ceiling() {
     mkdir -p "$dir"
     [[ -x $VAL_LZ4 ]] || return 0
     for payload in text random; do
-        local cmd=(taskset -c "$VAL_DUT_CPU" "$VAL_LZ4" --seconds "$secs" --payload "$payload" "$@")
-        _val_quote "${cmd[@]}" >"$dir/lz4-$payload.cmd"
-        timeout 120 "${cmd[@]}" >"$dir/lz4-$payload.txt" 2>&1 || true
+        _val_ceiling_run "$dir/lz4-$payload" "$VAL_LZ4" --seconds "$secs" --payload "$payload" "$@"
     done
 }
 
