@@ -154,8 +154,9 @@ if [[ -n $(git -C "$VAL_ROOT" status --porcelain --untracked-files=no 2>/dev/nul
     echo "warmup_pps=$warm_rate"
 } >"$VAL_WORK/meta/run"
 
-# A search's time bound: every trial, gwgen's start and drains, and a margin.
-search_life=$(awk -v n="$max_trials" -v d="$duration" 'BEGIN { printf "%d", n * (d + 3) + 60 }')
+# A search's time bound: every trial (each may be repeated once after a generator stall),
+# gwgen's start and drains, and a margin.
+search_life=$(awk -v n="$max_trials" -v d="$duration" 'BEGIN { printf "%d", 2 * n * (d + 3) + 60 }')
 run_life=$(awk -v d="$duration" -v w="$warm_s" 'BEGIN { printf "%d", d + w + 60 }')
 gw_search_life=$((search_life + 120))
 gw_load_life=$((${#loads[@]} * (run_life + 15) + 120))

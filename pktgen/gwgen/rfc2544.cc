@@ -15,12 +15,24 @@ TrialVerdict judge(const RunResult& r, double loss_threshold) {
 Result<SearchOutcome> search_throughput(const SearchParams& p, const std::function<Result<TrialVerdict>(double)>& trial,
                                         const std::function<bool()>& stop) {
     SearchOutcome out;
+    unsigned counted = 0;  // trials against max_trials: a repeat after a generator stall is not one
     auto run = [&](double load) -> Result<bool> {
         auto v = trial(load);
         if (!v) {
             return std::unexpected(v.error());
         }
         out.verdicts.push_back(*v);
+        if (v->generator_limited && load < 1.0 && !stop()) {
+            // The generator fell behind (a stall of its own host): no verdict on the DUT,
+            // so the load is tried once more. Full load often exceeds what the generator
+            // can send at all, so it is not repeated.
+            v = trial(load);
+            if (!v) {
+                return std::unexpected(v.error());
+            }
+            out.verdicts.push_back(*v);
+        }
+        ++counted;
         if (v->pass && (!out.found || load > out.load)) {
             out.found = true;
             out.load = load;
@@ -40,7 +52,7 @@ Result<SearchOutcome> search_throughput(const SearchParams& p, const std::functi
     }
     double lo = p.min_load;
     double hi = 1.0;
-    while (out.verdicts.size() < p.max_trials && hi - lo > p.resolution) {
+    while (counted < p.max_trials && hi - lo > p.resolution) {
         if (stop()) {
             out.stopped = true;
             break;

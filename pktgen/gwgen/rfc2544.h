@@ -15,7 +15,7 @@ namespace gw::gen {
 struct SearchParams {
     double loss_threshold = 0;  // ratio, not percent
     double resolution = 0.01;   // stop when hi - lo is below this (fraction of full load)
-    unsigned max_trials = 10;   // including the first, at full load
+    unsigned max_trials = 10;   // including the first, at full load; repeats not counted
     double min_load = 0;        // the floor: assumed to pass, never tried
 };
 
@@ -32,7 +32,9 @@ struct SearchOutcome {
 [[nodiscard]] TrialVerdict judge(const RunResult& r, double loss_threshold);
 
 // trial(load) runs one trial; an error from it ends the search with that error.
-// stop() is asked before every trial.
+// stop() is asked before every trial. Below full load, a trial in which the generator
+// fell behind is run once more at the same load before it counts as a failure; the
+// repeat is in `verdicts` but not counted against max_trials.
 [[nodiscard]] Result<SearchOutcome> search_throughput(const SearchParams& p,
                                                       const std::function<Result<TrialVerdict>(double)>& trial,
                                                       const std::function<bool()>& stop);

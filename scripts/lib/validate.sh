@@ -1279,7 +1279,8 @@ w("## How to read it")
 w("")
 w("- Throughput is the generator's offered rate at the highest passing trial; a trial fails when more than the "
   "loss threshold of what was offered did not arrive, including what the first link refused. A trial where the "
-  "generator itself fell behind its schedule is `gen-lim` and fails too: it says nothing about the gateways.")
+  "generator itself fell behind its schedule is `gen-lim` and fails too: it says nothing about the gateways. "
+  "Below full load such a trial is repeated once at the same load; both appear in the trials column.")
 w("- Loss, duplicates and reordering must be 0 at 10/50/90% of the found rate (the checks above). Above the "
   "found rate the gateways drop with `tx-full` (the next memif ring is full), which is correct behaviour.")
 w(f"- Each load run is one gwgen process that first sends a warm-up stream ({meta.get('warmup_s')} s at "

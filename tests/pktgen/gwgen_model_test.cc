@@ -548,6 +548,40 @@ TEST(GwgenRfc2544, BinarySearchFindsTheKnee) {
     EXPECT_TRUE(stopped->stopped);
 }
 
+TEST(GwgenRfc2544, AGeneratorStallBelowFullLoadIsTriedOnceMore) {
+    // The DUT passes everything up to 50%; the generator stalls in the first trial at 50%.
+    std::vector<double> tried;
+    bool stalled = false;
+    auto trial = [&](double load) -> Result<TrialVerdict> {
+        tried.push_back(load);
+        if (load == 0.5 && !stalled) {
+            stalled = true;
+            return TrialVerdict{.load = load, .generator_limited = true, .pass = false};
+        }
+        return TrialVerdict{.load = load, .pass = load <= 0.5};
+    };
+    auto out = search_throughput({.resolution = 0.3, .max_trials = 2}, trial, [] { return false; });
+    ASSERT_TRUE(out);
+    EXPECT_TRUE(out->found);
+    EXPECT_EQ(out->load, 0.5);
+    EXPECT_EQ(tried, (std::vector<double>{1.0, 0.5, 0.5})) << "the repeat is not counted against max_trials";
+    EXPECT_EQ(out->verdicts.size(), 3u);
+    EXPECT_TRUE(out->verdicts[1].generator_limited);
+
+    // A generator that keeps falling behind: the load is tried twice, then fails.
+    tried.clear();
+    auto slow = search_throughput(
+        {.resolution = 0.3, .max_trials = 2},
+        [&](double l) -> Result<TrialVerdict> {
+            tried.push_back(l);
+            return TrialVerdict{.load = l, .generator_limited = true, .pass = false};
+        },
+        [] { return false; });
+    ASSERT_TRUE(slow);
+    EXPECT_FALSE(slow->found);
+    EXPECT_EQ(tried, (std::vector<double>{1.0, 0.5, 0.5})) << "full load is not repeated";
+}
+
 TEST(GwgenRfc2544, Judge) {
     RunResult r;
     r.load = 0.5;
